@@ -1,0 +1,139 @@
+"""Loading and validating ``params.yaml``.
+
+The file has a few shared sections (``seed``, ``data``, ``mlflow``, ``datasets``) and one
+section per dataset. Shared sections are validated here; each dataset section is validated by
+the ``Params`` model its dataset module declares, so a typo, a wrong type or an out-of-range
+value stops a stage at once with the dotted key that is wrong.
+
+A dataset section may hold named ``presets``: partial sections merged over the base section
+when ``<dataset>.preset`` names one (``dvc exp run -S mnist.preset=report_d_fixed_cnn``).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pipeline.errors import ParamsError
+
+
+class StrictModel(BaseModel):
+    """A params section: unknown keys are errors, values are checked, instances are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataParams(StrictModel):
+    synthetic: bool = Field(
+        False, description="Replace every download with a small generated stand-in."
+    )
+    mirror: str | None = Field(
+        None, description="A directory or URL prefix tried before the official source."
+    )
+
+
+class MlflowParams(StrictModel):
+    tracking_uri: str | None = Field(
+        None,
+        description="Where runs are logged. Default: $MLFLOW_TRACKING_URI, else the SQLite "
+        "file mlflow.db at the repository root.",
+    )
+
+
+class SharedParams(StrictModel):
+    seed: int = Field(42, ge=0, le=2**31 - 1)
+    datasets: list[str] = Field(min_length=1)
+    data: DataParams = DataParams()
+    mlflow: MlflowParams = MlflowParams()
+
+
+def read_params_file(path: Path) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError as error:
+        raise ParamsError(f"{path}: file not found") from error
+    except yaml.YAMLError as error:
+        raise ParamsError(f"{path}: not valid YAML: {error}") from error
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    return raw
+
+
+def validate(model: type[BaseModel], values: Any, *, where: str, prefix: str = "") -> Any:
+    """Validate ``values`` against ``model``, turning pydantic's errors into a ParamsError
+    that names each offending key as a dotted path (``mnist.train.epochs``)."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as error:
+        lines = []
+        for item in error.errors():
+            key = ".".join(str(part) for part in (prefix, *item["loc"]) if part != "")
+            if item["type"] == "extra_forbidden":
+                allowed = ", ".join(sorted(_field_names(model, item["loc"][:-1])))
+                lines.append(f"  {key}: unknown key (allowed here: {allowed})")
+            else:
+                lines.append(f"  {key}: {item['msg']} (got {item.get('input')!r})")
+        raise ParamsError(f"{where}: invalid parameters:\n" + "\n".join(lines)) from None
+
+
+def _field_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the (nested) model at ``loc``, for 'allowed keys' hints."""
+    current: Any = model
+    for part in loc:
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        current = field.annotation
+    return list(getattr(current, "model_fields", {}))
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``base`` with ``override`` merged in, mappings merged key by key."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def resolve_presets(section: dict[str, Any], *, where: str, name: str) -> dict[str, Any]:
+    """Apply ``section['preset']`` (a key of ``section['presets']``) over the section."""
+    section = dict(section)
+    presets = section.pop("presets", None) or {}
+    preset = section.pop("preset", "default")
+    if preset in (None, "default"):
+        return section
+    if preset not in presets:
+        available = ", ".join(["default", *sorted(presets)])
+        raise ParamsError(
+            f"{where}: {name}.preset: unknown preset {preset!r} (available: {available})"
+        )
+    return deep_merge(section, presets[preset])
+
+
+def load_shared_params(path: Path) -> SharedParams:
+    raw = read_params_file(path)
+    shared = {key: raw[key] for key in SharedParams.model_fields if key in raw}
+    return validate(SharedParams, shared, where=str(path))
+
+
+def load_dataset_params(path: Path, dataset: str, model: type[BaseModel]) -> Any:
+    """The validated, preset-resolved params section of ``dataset``."""
+    raw = read_params_file(path)
+    if dataset not in raw:
+        raise ParamsError(f"{path}: no section {dataset!r} (each dataset needs one)")
+    section = raw[dataset]
+    if not isinstance(section, dict):
+        raise ParamsError(f"{path}: {dataset}: expected a mapping, got {type(section).__name__}")
+    return validate(
+        model,
+        resolve_presets(section, where=str(path), name=dataset),
+        where=str(path),
+        prefix=dataset,
+    )
