@@ -69,15 +69,27 @@ def validate(model: type[BaseModel], values: Any, *, where: str, prefix: str = "
     try:
         return model.model_validate(values)
     except ValidationError as error:
-        lines = []
+        problems: dict[str, list[str]] = {}
         for item in error.errors():
-            key = ".".join(str(part) for part in (prefix, *item["loc"]) if part != "")
-            if item["type"] == "extra_forbidden":
+            key_parts = [str(part) for part in item["loc"] if not _is_union_branch(part)]
+            key = ".".join(part for part in (prefix, *key_parts) if part)
+            if item["type"] == "extra_forbidden" and len(key_parts) == len(item["loc"]):
                 allowed = ", ".join(sorted(_field_names(model, item["loc"][:-1])))
-                lines.append(f"  {key}: unknown key (allowed here: {allowed})")
+                problems.setdefault(key, []).append(f"unknown key (allowed here: {allowed})")
             else:
-                lines.append(f"  {key}: {item['msg']} (got {item.get('input')!r})")
+                problems.setdefault(key, []).append(f"{item['msg']} (got {item.get('input')!r})")
+        lines = [
+            f"  {key}: {messages[0]}" if len(messages) == 1
+            else f"  {key}: matches none of the allowed forms ({'; '.join(messages[:3])} ...)"
+            for key, messages in problems.items()
+        ]
         raise ParamsError(f"{where}: invalid parameters:\n" + "\n".join(lines)) from None
+
+
+def _is_union_branch(part: Any) -> bool:
+    """pydantic names the branch of a union it tried (``int``, ``ChoiceSpec``...) in ``loc``."""
+    text = str(part)
+    return text in {"int", "float", "bool", "str"} or text.endswith("Spec") or "[" in text
 
 
 def _field_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
@@ -91,11 +103,16 @@ def _field_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return list(getattr(current, "model_fields", {}))
 
 
+REPLACED_BY_PRESETS = frozenset({"search_space"})
+
+
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``base`` with ``override`` merged in, mappings merged key by key."""
+    """A copy of ``base`` with ``override`` merged in, mappings merged key by key, except a
+    ``search_space``, which a preset replaces whole (a preset defines its own space)."""
     merged = copy.deepcopy(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+        if (isinstance(value, dict) and isinstance(merged.get(key), dict)
+                and key not in REPLACED_BY_PRESETS):
             merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = copy.deepcopy(value)

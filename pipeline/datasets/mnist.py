@@ -283,7 +283,8 @@ def build_cnn(
                 name=f"block{block}_conv{conv}",
             )(x)
             if batch_norm:
-                x = layers.BatchNormalization(name=f"block{block}_bn{conv}")(x)
+                # momentum 0.9: short tuning trials must still end with usable statistics
+                x = layers.BatchNormalization(momentum=0.9, name=f"block{block}_bn{conv}")(x)
             x = layers.Activation(activation, name=f"block{block}_act{conv}")(x)
         x = layers.Identity(name=f"block{block}_out")(x)
         if size >= 2:

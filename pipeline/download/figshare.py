@@ -23,6 +23,10 @@ API_URL = "https://api.figshare.com/v2"
 PAGE_SIZE = 100
 
 
+class FigshareUnavailable(DownloadError):
+    """The API could not be reached or did not answer with a file list."""
+
+
 @dataclass(frozen=True)
 class FigshareFile:
     id: int
@@ -54,20 +58,21 @@ def list_files(
                 url, params={"page": page, "page_size": PAGE_SIZE}, timeout=timeout_seconds
             )
         except requests.RequestException as error:
-            raise DownloadError(
+            raise FigshareUnavailable(
                 f"Could not reach the figshare API at {url}: {type(error).__name__}."
             ) from error
         if response.status_code != 200:
-            raise DownloadError(
+            raise FigshareUnavailable(
                 f"The figshare API answered HTTP {response.status_code} for {response.url}."
             )
         try:
             items = response.json()
         except ValueError as error:
-            raise DownloadError(f"The figshare API sent something other than JSON for {url}.") \
-                from error
+            raise FigshareUnavailable(f"The figshare API sent no JSON for {url}.") from error
         if not isinstance(items, list):
-            raise DownloadError(f"{url}: expected a JSON list of files, got {type(items).__name__}")
+            raise FigshareUnavailable(
+                f"{url}: expected a JSON list of files, got {type(items).__name__}"
+            )
         files.extend(_parse_file(item, url) for item in items)
         if len(items) < PAGE_SIZE:
             return files

@@ -1,0 +1,92 @@
+"""params.yaml validation: every mistake stops the stage and names the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.config import load_dataset_params, load_shared_params
+from pipeline.datasets.mnist import Params as MnistParams
+from pipeline.errors import ParamsError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_params(tmp_path: Path, edit) -> Path:
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    edit(params)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+def test_the_repository_params_are_valid() -> None:
+    shared = load_shared_params(REPO / "params.yaml")
+    assert "mnist" in shared.datasets
+    params = load_dataset_params(REPO / "params.yaml", "mnist", MnistParams)
+    assert params.train.epochs >= 1
+
+
+def test_unknown_key_is_named_with_the_allowed_keys(tmp_path: Path) -> None:
+    path = write_params(tmp_path, lambda p: p["mnist"]["train"].update(epochz=3))
+    with pytest.raises(ParamsError) as error:
+        load_dataset_params(path, "mnist", MnistParams)
+    message = str(error.value)
+    assert "mnist.train.epochz: unknown key" in message
+    assert "epochs" in message  # the allowed keys are listed
+
+
+def test_wrong_type_names_key_and_value(tmp_path: Path) -> None:
+    path = write_params(tmp_path, lambda p: p["mnist"]["train"].update(batch_size="big"))
+    with pytest.raises(ParamsError, match=r"mnist\.train\.batch_size: .*integer.*'big'"):
+        load_dataset_params(path, "mnist", MnistParams)
+
+
+def test_out_of_range_value_is_refused(tmp_path: Path) -> None:
+    path = write_params(
+        tmp_path, lambda p: p["mnist"]["preprocess"].update(validation_fraction=0.9)
+    )
+    with pytest.raises(ParamsError, match=r"mnist\.preprocess\.validation_fraction: .*less than"):
+        load_dataset_params(path, "mnist", MnistParams)
+
+
+def test_bad_search_space_range_is_refused(tmp_path: Path) -> None:
+    space = {"learning_rate": {"min": 0.0, "max": 0.1, "sampling": "log"}}
+    path = write_params(tmp_path, lambda p: p["mnist"]["tune"]["search_space"].update(space))
+    with pytest.raises(ParamsError, match=r"mnist\.tune\.search_space\.learning_rate"):
+        load_dataset_params(path, "mnist", MnistParams)
+
+
+def test_shared_section_errors(tmp_path: Path) -> None:
+    path = write_params(tmp_path, lambda p: p.update(seed=-1))
+    with pytest.raises(ParamsError, match=r"seed: .*greater than or equal to 0"):
+        load_shared_params(path)
+    path = write_params(tmp_path, lambda p: p["data"].update(synthetic="maybe"))
+    with pytest.raises(ParamsError, match=r"data\.synthetic"):
+        load_shared_params(path)
+
+
+def test_unknown_preset_lists_the_presets(tmp_path: Path) -> None:
+    path = write_params(tmp_path, lambda p: p["mnist"].update(preset="report_z"))
+    with pytest.raises(ParamsError, match=r"mnist\.preset: unknown preset 'report_z'.*report_d"):
+        load_dataset_params(path, "mnist", MnistParams)
+
+
+def test_preset_is_merged_over_the_base_section(tmp_path: Path) -> None:
+    path = write_params(tmp_path, lambda p: p["mnist"].update(preset="report_d_fixed_cnn"))
+    params = load_dataset_params(path, "mnist", MnistParams)
+    assert params.train.epochs == 15 and params.train.batch_size == 64
+    assert params.train.augmentation is None
+    assert params.tune.search_space["filters_2"] == 64
+    assert params.preprocess.validation_fraction == 0.1  # untouched by the preset
+
+
+def test_missing_or_broken_file(tmp_path: Path) -> None:
+    with pytest.raises(ParamsError, match="file not found"):
+        load_shared_params(tmp_path / "nope.yaml")
+    broken = tmp_path / "params.yaml"
+    broken.write_text("seed: [1,\n")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_shared_params(broken)
