@@ -70,6 +70,7 @@ def stage_run(
     uri = tracking_uri(shared, root)
     mlflow.set_tracking_uri(uri)
     experiment_id = _experiment_id(dataset, root, uri)
+    mlflow.set_experiment(experiment_id=experiment_id)  # nested runs (trials) land here too
     with mlflow.start_run(
         experiment_id=experiment_id,
         run_name=f"{stage}",
