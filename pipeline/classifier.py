@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from pipeline import evaluation, plots, training, tuning
+from pipeline import evaluation, plots, tracking, training, tuning
 from pipeline.datasets.base import Dataset, Metrics, StageContext
 from pipeline.splits import load_split, stratified_subset
 
@@ -118,6 +118,10 @@ class ArrayClassificationDataset(Dataset):
             history[params.monitor].idxmin()
             if "loss" in params.monitor
             else history[params.monitor].idxmax()
+        )
+        tracking.register_model(
+            ctx.dataset, params.monitor, float(history[params.monitor].iloc[best_epoch]),
+            greater_is_better="loss" not in params.monitor, synthetic=ctx.synthetic,
         )
         return {
             "epochs_run": len(history),

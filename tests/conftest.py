@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
+from dvc_project import QUEUED, QueueRun, commit, init_project, run, tiny_params
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -27,3 +29,32 @@ def tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     return uri
+
+
+@pytest.fixture(scope="session")
+def repro_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny synthetic-MNIST project after one `dvc repro`, its results committed. Tests
+    that share it only add to it (a remote, experiments, MLflow runs), never change it."""
+    root = init_project(tmp_path_factory.mktemp("repro-project"), tiny_params())
+    run(["dvc", "repro"], root)
+    commit(root, "dvc repro")
+    return root
+
+
+@pytest.fixture(scope="session")
+def queued_experiments(repro_project: Path) -> QueueRun:
+    """The two experiments of ``QUEUED``, run by `dvc queue start -j 2` in ``repro_project``."""
+    for name, setting in QUEUED.items():
+        run(["dvc", "exp", "run", "--queue", "--name", name, "--set-param", setting],
+            repro_project)
+    started = time.perf_counter()
+    run(["dvc", "queue", "start", "--jobs", "2"], repro_project)
+    try:
+        while time.perf_counter() - started < 600:
+            status = run(["dvc", "queue", "status"], repro_project)
+            if not any(state in status for state in ("Queued", "Running")):
+                break
+            time.sleep(3)
+    finally:
+        run(["dvc", "queue", "stop", "--kill"], repro_project)
+    return QueueRun(time.perf_counter() - started, status)

@@ -1,0 +1,86 @@
+"""Helpers for tests that run the pipeline with DVC in a throw-away git repository: tiny
+synthetic MNIST params, the project copy, and running a command with the venv on PATH."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+GIT_USER = ["-c", "user.name=t", "-c", "user.email=t@t"]
+# the experiments the `queued_experiments` fixture runs in parallel, by name
+QUEUED = {"exp-epochs-3": "mnist.train.epochs=3", "exp-batch-64": "mnist.train.batch_size=64"}
+
+
+@dataclass(frozen=True)
+class QueueRun:
+    seconds: float  # from `dvc queue start` until no experiment is queued or running
+    status: str  # the last `dvc queue status`
+
+
+def environment(**extra: str) -> dict[str, str]:
+    """This process's environment with the venv first on PATH and no MLflow override, so
+    the stages log to the project's own store."""
+    env = {key: value for key, value in os.environ.items() if key != "MLFLOW_TRACKING_URI"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    return {**env, **extra}
+
+
+def run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+    result = subprocess.run(
+        command, cwd=cwd, env=env or environment(), capture_output=True, text=True
+    )
+    assert result.returncode == 0, (
+        f"{command} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    )
+    return result.stdout
+
+
+def tiny_params() -> dict:
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["datasets"] = ["mnist"]
+    params["data"]["synthetic"] = True
+    mnist = params["mnist"]
+    mnist["download"].update(synthetic_train_images=400, synthetic_test_images=100)
+    mnist["tune"].update(tuner="random_search", max_trials=2, epochs=1, train_subset=200)
+    mnist["tune"]["search_space"]["conv_blocks"] = {"values": [1, 2]}
+    mnist["train"].update(epochs=2)
+    mnist["explain"]["images_per_gallery"] = 4
+    return params
+
+
+def init_project(root: Path, params: dict) -> Path:
+    """A git + DVC repository at ``root`` with the pipeline, dvc.yaml and ``params``."""
+    shutil.copytree(REPO / "pipeline", root / "pipeline",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("dvc.yaml", ".gitignore"):
+        shutil.copy(REPO / name, root / name)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q"], root)
+    run(["dvc", "init", "-q"], root)
+    commit(root, "init")
+    return root
+
+
+def commit(root: Path, message: str) -> None:
+    run(["git", *GIT_USER, "add", "-A"], root)
+    run(["git", *GIT_USER, "commit", "-qm", message], root)
+
+
+def ran_stages(output: str) -> set[str]:
+    return {line.split("'")[1] for line in output.splitlines()
+            if line.startswith("Running stage")}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

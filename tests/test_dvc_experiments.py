@@ -1,0 +1,94 @@
+"""DVC experiments: `dvc exp run -S` reaches every param a user would change, and
+`dvc queue start -j 2` runs two experiments in parallel into the one MLflow store."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import dvc.api
+import pytest
+import yaml
+from dvc_project import QUEUED, REPO, QueueRun, run
+from mlflow import MlflowClient
+
+from pipeline import tracking
+from pipeline.paths import STAGES
+
+
+def leaves(node: Any, prefix: str = "") -> set[str]:
+    if isinstance(node, dict) and node:
+        return set().union(*(leaves(value, f"{prefix}{key}.") for key, value in node.items()))
+    return {prefix.rstrip(".")}
+
+
+def test_every_param_a_user_would_change_is_a_stage_dependency() -> None:
+    """A key no stage declares would be changed by `dvc exp run -S` and rerun nothing."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    unlisted = {name for name in params if name not in params["datasets"]
+                and (REPO / "pipeline" / "datasets" / f"{name}.py").exists()}
+    ignored = {"mlflow", *unlisted}  # where runs are logged changes no result
+    wanted = {key for key in leaves(params) if key.split(".")[0] not in ignored}
+    tracked = leaves(dvc.api.params_show(repo=str(REPO)))
+    assert wanted - tracked == set()
+
+
+def lookup(values: dict, dotted: str) -> Any:
+    for key in dotted.split("."):
+        values = values[key]
+    return values
+
+
+@pytest.mark.slow
+def test_queue_runs_two_experiments_in_parallel_into_one_store(
+    repro_project: Path, queued_experiments: QueueRun
+) -> None:
+    print(f"dvc queue start -j 2: both experiments done in {queued_experiments.seconds:.0f} s")
+    for name in QUEUED:
+        assert re.search(rf"{name}\s+.*Success", queued_experiments.status), (
+            queued_experiments.status + run(["dvc", "queue", "logs", name], repro_project)
+        )
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], repro_project))
+    experiments = {revision["name"]: revision["data"]
+                   for baseline in shown for experiment in baseline.get("experiments") or []
+                   for revision in experiment["revs"]}
+    client = MlflowClient(f"sqlite:///{repro_project / 'mlflow.db'}")
+    parents = {
+        run.data.tags["dvc_exp_name"]: run
+        for run in client.search_runs(
+            [client.get_experiment_by_name(tracking.EXPERIMENT).experiment_id],
+            "tags.dvc_exp_name != ''",
+        )
+        if "mlflow.parentRunId" not in run.data.tags
+    }
+    assert set(parents) == set(QUEUED)
+    for name, setting in QUEUED.items():
+        # dvc exp show: the -S value and every stage's metrics of the dataset
+        data = experiments[name]
+        key, value = setting.split("=")
+        assert lookup(data["params"]["params.yaml"]["data"], key) == int(value)
+        assert {f"metrics/mnist/{stage}.json" for stage in STAGES} <= set(data["metrics"])
+        train = data["metrics"]["metrics/mnist/train.json"]["data"]
+        accuracy = data["metrics"]["metrics/mnist/evaluate.json"]["data"]["accuracy"]
+        # MLflow: a finished parent with the stages the change reran, each complete
+        parent = parents[name]
+        assert parent.info.status == "FINISHED"
+        assert parent.data.params[key] == value
+        assert parent.data.metrics["mnist.evaluate.accuracy"] == pytest.approx(accuracy)
+        children = {run.data.tags["stage"]: run for run in client.search_runs(
+            [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")}
+        assert set(children) == {"train", "evaluate", "explain"}
+        assert all(run.info.status == "FINISHED" for run in children.values())
+        history = client.get_metric_history(children["train"].info.run_id, "val_loss")
+        assert len(history) == train["epochs_run"]
+        assert children["evaluate"].data.metrics["accuracy"] == pytest.approx(accuracy)
+    first, second = parents.values()
+    assert first.info.start_time < second.info.end_time
+    assert second.info.start_time < first.info.end_time, "the experiments did not overlap"
+    # both registered a model at about the same time; the champion is still the best one
+    versions = client.search_model_versions("name='mnist-synthetic'")
+    assert len(versions) == 3
+    best = min(versions, key=lambda v: (float(v.tags["validation_value"]), int(v.version)))
+    assert client.get_model_version_by_alias("mnist-synthetic", "champion").version == best.version

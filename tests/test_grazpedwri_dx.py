@@ -1,0 +1,364 @@
+"""GRAZPEDWRI-DX: metadata, patient-grouped splits, 16-bit preparation, the figshare download
+(whole and partial, against a local imitation of figshare), and the whole pipeline on
+stand-in radiographs with a planted fracture-like mark."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from PIL import Image
+
+from pipeline import tuning
+from pipeline.config import load_dataset_params
+from pipeline.datasets import grazpedwri_dx as graz
+from pipeline.download.local_figshare import LocalFigshare
+from pipeline.download.remote_zip import MEMBER_SLACK_BYTES, TAIL_BYTES
+from pipeline.errors import DataError, DownloadError, ParamsError
+from pipeline.grouped_splits import grouped_stratified_split
+from pipeline.image_loading import read_grayscale16
+from pipeline.runner import run_stage
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+REAL = SHARED / "grazpedwri-dx"
+REAL_STEMS = ["0001_1297860395_01_WRI-L1_M014", "0004_0542630449_01_WRI-L1_M003"]
+NAME = graz.NAME
+
+
+def write_params(root: Path, section: dict, *, synthetic: bool) -> Path:
+    base = {"preset": "default", "presets": {}, "download": {}, "preprocess": {}, "tune": {},
+            "train": {}, "evaluate": {}, "explain": {}}
+    params = {"seed": 42, "datasets": [NAME], "data": {"synthetic": synthetic},
+              NAME: {**base, **section}}
+    path = root / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+def run(stage: str, root: Path) -> dict:
+    return run_stage(stage, NAME, params_file=root / "params.yaml", root=root)
+
+
+@pytest.fixture
+def real_data() -> Path:
+    if not REAL.is_dir():
+        pytest.skip("../shared/datasets is not present")
+    return REAL
+
+
+# -- metadata -------------------------------------------------------------------------------
+
+
+@pytest.mark.real_data
+def test_the_real_metadata_is_read_completely(real_data: Path) -> None:
+    frame = graz.read_metadata(real_data / "dataset.csv")
+    assert (len(frame), frame["patient_id"].nunique()) == (20_327, 6_091)
+    assert int(frame["label"].sum()) == 13_550  # the other 6,777 are blank: no fracture
+    assert frame.columns[0] == "filestem"  # the byte-order mark is not part of the name
+    assert set(frame["cast"]) == {0, 1} and set(frame["projection"]) == {1, 2, 3}
+    assert graz.is_real_metadata(real_data / "dataset.csv")
+
+
+@pytest.mark.real_data
+def test_the_real_split_keeps_patients_apart_and_labels_balanced(real_data: Path) -> None:
+    frame = graz.read_metadata(real_data / "dataset.csv")
+    splits = grouped_stratified_split(frame["label"].to_numpy(), frame["patient_id"].to_numpy(),
+                                      {"train": 0.7, "validation": 0.15, "test": 0.15}, 42)
+    frame["split"] = splits
+    assert (frame.groupby("patient_id")["split"].nunique() == 1).all()
+    for split, share in (("train", 0.7), ("validation", 0.15), ("test", 0.15)):
+        part = frame[frame["split"] == split]
+        assert len(part) / len(frame) == pytest.approx(share, abs=0.005)
+        assert part["label"].mean() == pytest.approx(13_550 / 20_327, abs=0.005)
+
+
+def test_bad_metadata_is_reported_by_file_line_and_column(tmp_path: Path) -> None:
+    rows = graz.generate_metadata(12, np.random.default_rng(0))
+    good = tmp_path / "dataset.csv"
+    graz.write_metadata(good, rows)
+    assert good.read_bytes().startswith(b"\xef\xbb\xbffilestem,")
+    assert set(graz.read_metadata(good)["fracture_visible"]) <= {0, 1}
+    assert not graz.is_real_metadata(good)  # a generated file is not the real one
+    cases = {
+        "flag": ({**rows[2], "fracture_visible": "yes"}, r"line 4: column fracture_visible"),
+        "age": ({**rows[0], "age": "ten"}, r"line 2: column age"),
+        "projection": ({**rows[1], "projection": "7"}, r"line 3: column projection"),
+        "duplicate": ({**rows[0]}, r"line 2, .*: column filestem holds"),
+    }
+    for name, (row, message) in cases.items():
+        changed = [*rows]
+        if name == "duplicate":
+            changed.append(row)
+        else:
+            changed[[0, 1, 2][["age", "projection", "flag"].index(name)]] = row
+        path = tmp_path / f"{name}.csv"
+        graz.write_metadata(path, changed)
+        with pytest.raises(DataError, match=message):
+            graz.read_metadata(path)
+    pd.read_csv(good, encoding="utf-8-sig").drop(columns="patient_id").to_csv(
+        tmp_path / "no_patient.csv", index=False)
+    with pytest.raises(DataError, match=r"missing columns \['patient_id'\]"):
+        graz.read_metadata(tmp_path / "no_patient.csv")
+
+
+# -- preparation ----------------------------------------------------------------------------
+
+
+@pytest.mark.real_data
+def test_real_radiographs_keep_16_bits_and_their_aspect_ratio(real_data: Path,
+                                                              tmp_path: Path) -> None:
+    params = graz.IntensityParams()
+    for stem in REAL_STEMS:
+        original = read_grayscale16(real_data / "images" / f"{stem}.png")
+        geometry = graz.prepare_image(real_data / "images" / f"{stem}.png",
+                                      tmp_path / f"{stem}.png", 256, params)
+        prepared = read_grayscale16(tmp_path / f"{stem}.png")
+        assert prepared.shape == (256, 256) and (geometry.height, geometry.width) == \
+            original.shape
+        assert len(np.unique(prepared)) > 1000  # more levels than 8 bits could hold
+        ratio = geometry.content_width / geometry.content_height
+        assert ratio == pytest.approx(original.shape[1] / original.shape[0], abs=0.01)
+        left, right = geometry.left, geometry.left + geometry.content_width
+        assert prepared[:, :left].max() == 0 and prepared[:, right:].max() == 0
+
+
+def test_bad_images_are_listed_and_too_many_fail(tmp_path: Path) -> None:
+    write_params(tmp_path, {"download": {"synthetic": {"images": 40, "longest_side": 96}},
+                            "preprocess": {"size": 32, "max_bad_fraction": 0.1}},
+                 synthetic=True)
+    run("download", tmp_path)
+    images = tmp_path / "data" / "raw" / NAME / "images"
+    first, second = sorted(images.glob("*.png"))[:2]
+    first.write_bytes(first.read_bytes()[:200])  # truncated
+    second.unlink()  # missing
+    metrics = run("preprocess", tmp_path)
+    bad = pd.read_csv(tmp_path / "data" / "processed" / NAME / "bad_images.csv")
+    assert sorted(bad["file"]) == sorted([first.name, second.name])
+    assert set(bad["problem"]) == {"file not found", bad["problem"][bad["file"] == first.name]
+                                   .item()}
+    assert metrics["bad_images"] == 2
+    kept = sum(metrics[f"{split}_images"] for split in graz.SPLITS)
+    assert kept == metrics["requested_images"] - 2
+    manifests = pd.concat(pd.read_csv(tmp_path / "data" / "processed" / NAME / f"{s}.csv")
+                          for s in graz.SPLITS)
+    assert manifests.groupby("patient_id")["file"].apply(
+        lambda files: len({f.split("/")[1] for f in files})).max() == 1
+    write_params(tmp_path, {"download": {"synthetic": {"images": 40, "longest_side": 96}},
+                            "preprocess": {"size": 32, "max_bad_fraction": 0.0}},
+                 synthetic=True)
+    with pytest.raises(DataError, match=rf"2 of \d+ requested images .*{first.name}"):
+        run("preprocess", tmp_path)
+
+
+@pytest.mark.real_data
+def test_standins_take_real_names_and_the_real_radiographs(real_data: Path,
+                                                           tmp_path: Path) -> None:
+    write_params(tmp_path, {"download": {"include": REAL_STEMS, "synthetic": {
+        "images": 30, "longest_side": 96, "metadata": str(real_data / "dataset.csv")}},
+        "preprocess": {"size": 64}}, synthetic=True)
+    run("download", tmp_path)
+    raw = tmp_path / "data" / "raw" / NAME
+    frame = graz.read_metadata(real_data / "dataset.csv")
+    stems = [path.stem for path in (raw / "images").glob("*.png")]
+    assert set(REAL_STEMS) <= set(stems) and set(stems) <= set(frame["filestem"])
+    for stem in REAL_STEMS:
+        assert (raw / "images" / f"{stem}.png").read_bytes() == \
+            (real_data / "images" / f"{stem}.png").read_bytes()
+    with Image.open(raw / "images" / f"{sorted(set(stems) - set(REAL_STEMS))[0]}.png") as image:
+        assert image.mode == "I;16"
+    marks = pd.read_csv(raw / "marks.csv")
+    positives = set(frame[frame["label"] == 1]["filestem"]) & set(stems)
+    assert set(marks["filestem"]) == positives  # every stand-in positive carries a mark
+    metrics = run("preprocess", tmp_path)
+    assert metrics["csv_rows"] == 20_327 and metrics["patients_in_two_splits"] == 0
+    prepared = pd.concat(pd.read_csv(raw.parents[1] / "processed" / NAME / f"{s}.csv")
+                         for s in graz.SPLITS)
+    assert set(REAL_STEMS) <= set(prepared["filestem"])
+
+
+# -- download from a local imitation of figshare -----------------------------------------------
+
+
+def standin_article(folder: Path, stems: list[str], frame: pd.DataFrame,
+                    longest_side: int = 96) -> dict[int, Path]:
+    """dataset.csv and the image archives (stand-ins for ``stems``) in figshare's layout."""
+    graz.write_standins(folder / "images", frame, stems, longest_side, np.random.default_rng(1))
+    return graz.write_article(folder, folder / "dataset.csv",
+                              sorted((folder / "images").glob("*.png")),
+                              graz.DownloadParams().files)
+
+
+@pytest.fixture
+def metadata(tmp_path: Path) -> Path:
+    """The real dataset.csv where available (stand-ins then carry real names), else a
+    generated one."""
+    path = tmp_path / "article" / "dataset.csv"
+    path.parent.mkdir()
+    if (REAL / "dataset.csv").is_file():
+        shutil.copyfile(REAL / "dataset.csv", path)
+    else:
+        graz.write_metadata(path, graz.generate_metadata(400, np.random.default_rng(0)))
+    return path
+
+
+def test_a_subset_is_read_from_the_remote_archives(tmp_path: Path, metadata: Path,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    frame = graz.read_metadata(metadata)
+    served = graz.select_images(frame, 120, [], 42, where="test")  # a superset of the subset
+    with LocalFigshare(14825193, standin_article(metadata.parent, served, frame)) as server:
+        root = tmp_path / "project"
+        root.mkdir()
+        write_params(root, {"download": {"api_url": server.api_url, "images": 30}},
+                     synthetic=False)
+        metrics = run("download", root)
+        wanted = graz.select_images(frame, 30, [], 42, where="test")
+        raw = root / "data" / "raw" / NAME
+        assert sorted(p.stem for p in (raw / "images").glob("*.png")) == wanted
+        for stem in wanted:
+            assert (raw / "images" / f"{stem}.png").read_bytes() == \
+                (metadata.parent / "images" / f"{stem}.png").read_bytes()
+        archives = sum(metadata.parent.joinpath(n).stat().st_size
+                       for n in graz.archive_names(graz.DownloadParams().files))
+        overhead = metrics["range_bytes"] - metrics["member_bytes"]
+        assert metrics["member_bytes"] > 0 and metrics["archive_bytes"] == archives
+        assert 0 < overhead <= 4 * TAIL_BYTES + len(wanted) * (MEMBER_SLACK_BYTES + 100)
+        assert server.bytes_sent == metrics["range_bytes"] + metadata.stat().st_size
+        sent = server.bytes_sent
+        metrics = run("download", root)  # again: everything comes from the cache
+        assert metrics["already_cached"] == len(wanted) and metrics["range_requests"] == 0
+        assert server.bytes_sent == sent + metadata.stat().st_size
+
+
+def test_whole_archives_resume_and_ids_are_checked(tmp_path: Path, metadata: Path) -> None:
+    frame = graz.read_metadata(metadata)
+    stems = graz.select_images(frame, 24, [], 42, where="test")
+    frame = frame[frame["filestem"].isin(stems)]
+    graz.write_metadata(metadata, frame[list(graz.COLUMNS)].replace(0, "").astype(str)
+                        .to_dict("records"))
+    # large enough that a part holds more than the 1 MiB fetch writes at a time
+    files = standin_article(metadata.parent, stems, graz.read_metadata(metadata), 480)
+    ids = graz.DownloadParams().files
+    with LocalFigshare(14825193, files) as server:
+        part2 = metadata.parent / "images_part2.zip"
+        assert part2.stat().st_size > 2**20 + 1000
+        server.cut_after[ids["images_part2.zip"]] = 2**20 + 1000  # dropped mid-archive, once
+        root = tmp_path / "project"
+        root.mkdir()
+        write_params(root, {"download": {"api_url": server.api_url}}, synthetic=False)
+        metrics = run("download", root)
+        assert metrics["images_present"] == len(stems) == metrics["images_requested"]
+        resumed = [r for path, r in server.requests if path == f"/storage/"
+                   f"{ids['images_part2.zip']}"]
+        assert resumed == [None, f"bytes={2**20}-"]  # the verified 1 MiB chunk is kept
+        cache = root / ".cache" / "downloads" / NAME
+        assert not list(cache.glob("*.zip"))  # extracted archives are deleted
+        write_params(root, {"download": {"api_url": server.api_url,
+                                         "files": {**ids, "images_part3.zip": 1}}},
+                     synthetic=False)
+        with pytest.raises(DownloadError, match=r"images_part3\.zip has id 34268864, expected 1"):
+            run("download", root)
+
+
+# -- model ----------------------------------------------------------------------------------
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("preset", ["default", "offline_standins", "full_gpu"])
+def test_the_presets_in_params_yaml_are_valid(tmp_path: Path, preset: str) -> None:
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["datasets"] = [NAME]
+    params[NAME]["preset"] = preset
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    loaded = load_dataset_params(tmp_path / "params.yaml", NAME, graz.Params)
+    assert set(graz.space_values(loaded.tune.search_space, "architecture", "small_cnn")) <= \
+        set(graz.ARCHITECTURES)
+
+
+def test_unknown_architectures_and_searched_batch_sizes_are_refused() -> None:
+    with pytest.raises(ValueError, match="unknown"):
+        graz.TuneParams(search_space={"architecture": {"values": ["small_cnn", "vgg99"]}})
+    with pytest.raises(ValueError, match="batch_size cannot be searched"):
+        graz.TuneParams(search_space={"batch_size": {"values": [16, 32]}})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("architecture", graz.ARCHITECTURES)
+def test_every_architecture_builds_with_a_features_layer(architecture: str) -> None:
+    space = {"architecture": architecture, "input_size": 48, "pooling": "avg"}
+    model = graz.build_model(tuning.fixed_hyperparameters(space), space, image_size=64,
+                             weights={}, augmentation=graz.AugmentationParams(), seed=0)
+    assert model.output_shape == (None, 2)
+    assert graz.feature_map_size(model) >= 1
+
+
+@pytest.mark.slow
+def test_backbone_weights_come_from_a_file_or_the_stage_says_it_trains_from_scratch(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = keras.applications.MobileNetV2(include_top=False, weights=None,
+                                            input_shape=(32, 32, 3))
+    source.save_weights(tmp_path / "mobilenet_v2.weights.h5")
+    space = {"architecture": "mobilenet_v2", "fine_tune_layers": 3}
+    weights = graz.resolve_weights({"mobilenet_v2": str(tmp_path / "mobilenet_v2.weights.h5")},
+                                   tmp_path / "cache")
+    model = graz.build_model(tuning.fixed_hyperparameters(space), space, image_size=32,
+                             weights=weights, augmentation=None, seed=0)
+    backbone = model.get_layer(source.name)
+    for ours, theirs in zip(backbone.get_weights(), source.get_weights(), strict=True):
+        assert np.array_equal(ours, theirs)
+    trainable = [layer.name for layer in backbone.layers if layer.trainable_weights]
+    assert trainable and all(name in {layer.name for layer in backbone.layers[-3:]}
+                             for name in trainable)
+    logits = model.predict(np.zeros((2, 32, 32, 1), "float32"), verbose=0)
+    assert logits.shape == (2, 2)
+    with pytest.raises(ParamsError, match="does not exist"):
+        graz.resolve_weights({"resnet50": str(tmp_path / "nope.h5")}, tmp_path / "cache")
+    with LocalFigshare(1, {}) as server, caplog.at_level(logging.WARNING):
+        missing = graz.resolve_weights({"resnet50": f"{server.root_url}/files/5"},
+                                       tmp_path / "cache")
+        assert missing["resnet50"] is None
+        assert graz.warn_without_weights(["resnet50", "small_cnn"], missing) == ["resnet50"]
+    assert "NO IMAGENET WEIGHTS for resnet50" in caplog.text
+
+
+@pytest.mark.slow
+def test_the_pipeline_finds_and_explains_planted_fractures(tmp_path: Path) -> None:
+    """On stand-ins whose positives carry a fracture-like mark, the model must separate the
+    classes (ROC-AUC >= 0.95) and Grad-CAM's peak must fall on the mark in >= 80 % of the
+    test positives: a model that learned anything else fails this."""
+    write_params(tmp_path, {
+        "download": {"synthetic": {"images": 320, "longest_side": 160}},
+        "preprocess": {"size": 64},
+        "tune": {"tuner": "random_search", "max_trials": 2, "epochs": 1, "batch_size": 16,
+                 "search_space": {"architecture": "small_cnn", "conv_blocks": 3, "filters": 16,
+                                  "learning_rate": 0.001, "dropout": {"values": [0.1, 0.2]}}},
+        "train": {"epochs": 20, "batch_size": 16, "early_stopping_patience": 6,
+                  "reduce_lr_patience": 3},
+        "explain": {"images_per_gallery": 6},
+    }, synthetic=True)
+    for stage in ("download", "preprocess", "tune", "train"):
+        run(stage, tmp_path)
+    evaluation = run("evaluate", tmp_path)
+    explanation = run("explain", tmp_path)
+    assert evaluation["roc_auc"] >= 0.95
+    assert explanation["marked_positives"] >= 20
+    assert explanation["gradcam_peak_on_mark_rate"] >= 0.8
+    out = tmp_path / "data"
+    subgroups = pd.read_csv(out / "evaluate" / NAME / "subgroups.csv")
+    assert set(subgroups["group"]) == {"age_band", "projection", "cast"}
+    assert subgroups["images"].groupby(subgroups["group"]).sum().eq(evaluation["samples"]).all()
+    for name in ("gradcam_true_positives.png", "gradcam_false_negatives.png"):
+        assert (out / "explain" / NAME / name).stat().st_size > 0
+    trials = pd.read_csv(out / "tune" / NAME / "trials.csv")
+    assert len(trials) == 2
+    assert json.loads((out / "models" / NAME / "model_info.json").read_text())[
+        "architecture"] == "small_cnn"

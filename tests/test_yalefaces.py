@@ -1,0 +1,331 @@
+"""Yale faces: loading with the archive's quirks, leak-free protocol splits, the Hebbian neural
+PCA, verification by content, and the whole pipeline on synthetic data."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import threading
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from pipeline.datasets.yalefaces import (
+    CENTERLIGHT_ALIAS,
+    DATASET,
+    DUPLICATE_COPY,
+    FOLDER,
+    IDENTICAL_IMAGES,
+    Params,
+    read_database,
+    read_image,
+    synthetic_faces,
+    write_gif,
+)
+from pipeline.errors import DataError, DownloadError, ParamsError
+from pipeline.neural_pca import HebbianParams, fit_hebbian, principal_angles, unit_variances
+from pipeline.runner import run_stage
+
+SECTION = {
+    "preset": "default",
+    "presets": {},
+    "download": {},
+    "preprocess": {"folds": 3, "inner_folds": 2},
+    "tune": {
+        "max_trials": 2,
+        "epochs": 15,
+        "neural_pca": {"components": 12, "iterations": 150},
+        "search_space": {"components": {"values": [6, 12]}, "hidden_layers": 0,
+                         "units": 8, "dropout": 0.0, "l2": 0.001, "learning_rate": 0.02},
+    },
+    "train": {"oja": {"rule": "oja", "components": 6, "iterations": 150, "whiten": False}},
+    "evaluate": {"baseline_components": [4, 8], "agreement_components": 6},
+    "explain": {"eigenfaces": 4, "reconstruction_components": [4, 12], "faces": 3},
+}
+
+
+def write_params(root: Path, *, mirror: str | None = None, synthetic: bool = True,
+                 **changes: object) -> Path:
+    section = yaml.safe_load(yaml.safe_dump(SECTION))
+    for dotted, value in changes.items():
+        *parents, key = dotted.split(".")
+        node = section
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[key] = value
+    params = {"seed": 7, "datasets": ["yalefaces"],
+              "data": {"synthetic": synthetic, "mirror": mirror}, "yalefaces": section}
+    path = root / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+@pytest.fixture(scope="module")
+def synthetic_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synthetic database as the download stage writes it."""
+    out = tmp_path_factory.mktemp("synthetic")
+    DATASET.write_synthetic(out, Params(), np.random.default_rng(3))
+    return out / FOLDER
+
+
+def copy_of(folder: Path, tmp_path: Path) -> Path:
+    target = tmp_path / FOLDER
+    shutil.copytree(folder, target)
+    return target
+
+
+# -- loading ------------------------------------------------------------------------------------
+def test_loading_maps_the_zip_quirks(synthetic_folder: Path) -> None:
+    assert (synthetic_folder / CENTERLIGHT_ALIAS).exists()
+    assert (synthetic_folder / DUPLICATE_COPY).exists()
+    pixels, table = read_database(synthetic_folder)
+    assert pixels.shape == (165, 243, 320) and pixels.dtype == np.uint8
+    assert table["subject"].value_counts().tolist() == [11] * 15
+    first = table.set_index("image").loc["subject01.centerlight"]
+    assert first["file"] == CENTERLIGHT_ALIAS
+    assert DUPLICATE_COPY not in set(table["file"])  # checked, then left out
+    # the identical pairs are found from the pixels, and nothing else is grouped
+    by_group = table.groupby("group")["image"].apply(sorted)
+    pairs = sorted(tuple(images) for images in by_group if len(images) > 1)
+    assert pairs == sorted(tuple(sorted(pair)) for pair in IDENTICAL_IMAGES)
+
+
+def test_synthetic_faces_are_reproducible_and_distinct() -> None:
+    first = synthetic_faces(np.random.default_rng(5))
+    again = synthetic_faces(np.random.default_rng(5))
+    assert all(np.array_equal(first[name], again[name]) for name in first)
+    assert not np.array_equal(first["subject01.normal"], first["subject02.normal"])
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("duplicate_differs", r"subject01\.glasses\.gif: expected a copy of subject01\.glasses"),
+    ("missing", r"1 images missing: \['subject05\.wink'\]"),
+    ("unexpected", r"unexpected files \['notes\.txt'\]"),
+    ("both_names", r"both subject01\.centerlight and subject01\.gif"),
+    ("wrong_size", r"subject03\.happy: 100x80 pixels, expected 320x243"),
+    ("not_an_image", r"subject04\.sad: not a readable image"),
+])
+def test_damaged_databases_are_named_errors(synthetic_folder, tmp_path, damage, message) -> None:
+    folder = copy_of(synthetic_folder, tmp_path)
+    if damage == "duplicate_differs":
+        write_gif(folder / DUPLICATE_COPY, np.zeros((243, 320), np.uint8))
+    elif damage == "missing":
+        (folder / "subject05.wink").unlink()
+    elif damage == "unexpected":
+        (folder / "notes.txt").write_text("hello")
+    elif damage == "both_names":
+        shutil.copyfile(folder / CENTERLIGHT_ALIAS, folder / "subject01.centerlight")
+    elif damage == "wrong_size":
+        write_gif(folder / "subject03.happy", np.zeros((80, 100), np.uint8))
+    else:
+        (folder / "subject04.sad").write_bytes(b"GIF89a truncated")
+    with pytest.raises(DataError, match=message):
+        read_database(folder)
+
+
+# -- protocols ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def preprocessed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("splits")
+    params = write_params(root, **{"preprocess.folds": 10, "preprocess.inner_folds": 5})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+        run_stage("download", "yalefaces", params_file=params, root=root)
+        run_stage("preprocess", "yalefaces", params_file=params, root=root)
+    return root / "data" / "processed" / "yalefaces"
+
+
+def test_no_identical_image_straddles_any_split(preprocessed: Path) -> None:
+    images = pd.read_csv(preprocessed / "images.csv", index_col="index")
+    folds = pd.read_csv(preprocessed / "folds.csv")
+    sets = pd.read_csv(preprocessed / "selection_sets.csv")
+    group = images["group"]
+    assert folds.groupby("protocol")["outer_fold"].nunique().to_dict() == {
+        "loo": 156, "kfold": 10, "two_subjects": 21}
+    for (protocol, fold), held in folds.groupby(["protocol", "outer_fold"]):
+        rows = folds[folds["protocol"] == protocol]
+        train = rows.loc[rows["outer_fold"] != fold, "image"]
+        assert not set(group[held["image"]]) & set(group[train]), (protocol, fold)
+        # every choice for the fold is made on images that exclude the held-out ones
+        (name,) = held["selection_set"].unique()
+        chosen_on = set(sets.loc[sets["selection_set"] == name, "image"])
+        assert chosen_on <= set(train) and not chosen_on & set(held["image"])
+    for name, members in sets.groupby("selection_set"):
+        for fold, inner in members.groupby("inner_fold"):
+            rest = members.loc[members["inner_fold"] != fold, "image"]
+            assert not set(group[inner["image"]]) & set(group[rest]), (name, fold)
+    # leave-one-image-out: 165 predictions, identical pairs held out together
+    loo = folds[folds["protocol"] == "loo"]
+    assert len(loo) == 165 and loo.groupby("outer_fold").size().max() == 2
+    # k-fold stratified by subject: every fold holds each subject once or twice
+    kfold = folds[folds["protocol"] == "kfold"].merge(images, left_on="image", right_index=True)
+    counts = kfold.groupby(["outer_fold", "subject"]).size().unstack(fill_value=0)
+    assert counts.to_numpy().min() >= 1 and counts.to_numpy().max() <= 2
+    two = folds[folds["protocol"] == "two_subjects"]
+    assert sorted(images.loc[two["image"], "subject"].unique()) == [1, 2] and len(two) == 22
+
+
+def test_features_follow_the_crop_and_downsampling(preprocessed: Path) -> None:
+    features = np.load(preprocessed / "features.npy")
+    assert features.shape == (165, 28 * 25) and features.dtype == np.float32
+    assert features.min() >= 0.0 and features.max() <= 1.0
+
+
+# -- neural PCA ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def known_covariance() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """4000 samples of a 12-dimensional Gaussian with known eigenvectors and eigenvalues."""
+    rng = np.random.default_rng(0)
+    eigenvalues = np.array([9.0, 6.0, 4.0, 2.5, 1.5, 1.0, 0.6, 0.4, 0.3, 0.2, 0.1, 0.05])
+    vectors, _ = np.linalg.qr(rng.standard_normal((12, 12)))
+    samples = rng.standard_normal((4000, 12)) * np.sqrt(eigenvalues) @ vectors.T + 3.0
+    return samples.astype("float32"), eigenvalues, vectors
+
+
+def test_sanger_finds_the_ordered_components(known_covariance) -> None:
+    x, eigenvalues, vectors = known_covariance
+    layer, history = fit_hebbian(x, HebbianParams(rule="sanger", components=4, iterations=3000,
+                                                  whiten=False), seed=1)
+    learned = layer.basis()
+    cosines = np.abs(np.sum(learned * vectors[:, :4], axis=0))
+    assert cosines.min() > 0.99  # each unit is its own eigenvector, in order
+    variances = unit_variances(x, x.mean(axis=0), learned)
+    assert np.allclose(variances, eigenvalues[:4], rtol=0.08)  # sampling error of 4000 draws
+    # and exactly the sample PCA of the same data
+    centred = x - x.mean(axis=0)
+    sample_vectors = np.linalg.svd(centred, full_matrices=False)[2][:4].T
+    assert principal_angles(learned, sample_vectors).max() < 0.5
+    assert history["orthonormality_error"].iloc[-1] < 1e-3
+
+
+def test_oja_finds_the_subspace_and_the_reports_start_cannot(known_covariance) -> None:
+    x, _, vectors = known_covariance
+    params = HebbianParams(rule="oja", components=3, iterations=3000, step=1.5, whiten=False)
+    layer, _ = fit_hebbian(x, params, seed=2)
+    assert principal_angles(layer.basis(), vectors[:, :3]).max() < 2.0
+    # the course report started every unit at all ones: under Oja's rule they stay identical
+    from keras import ops
+
+    from pipeline.neural_pca import hebbian_update
+
+    centred = ops.convert_to_tensor(x - x.mean(axis=0))
+    weights = ops.convert_to_tensor(np.full((12, 3), 12**-0.5, "float32"))
+    for _ in range(200):
+        weights, _ = hebbian_update(centred, weights, "oja", 1.0)
+    columns = ops.convert_to_numpy(weights)
+    assert np.allclose(columns[:, 0:1], columns, atol=1e-5)
+
+
+def test_too_many_components_are_refused() -> None:
+    with pytest.raises(ValueError, match="20 components asked of 10 samples"):
+        fit_hebbian(np.zeros((10, 50), "float32"), HebbianParams(components=20), seed=0)
+
+
+# -- params ---------------------------------------------------------------------------------------
+def test_adaptive_tuners_are_refused(tmp_path: Path) -> None:
+    from pipeline.config import load_dataset_params
+
+    params = write_params(tmp_path, **{"tune.tuner": "hyperband"})
+    with pytest.raises(ParamsError, match=r"yalefaces\.tune\.tuner"):
+        load_dataset_params(params, "yalefaces", Params)
+    params = write_params(tmp_path, **{"preprocess.crop": {"top": 50, "bottom": 40, "left": 0,
+                                                           "right": 10}})
+    with pytest.raises(ParamsError, match="top < bottom"):
+        load_dataset_params(params, "yalefaces", Params)
+
+
+# -- the whole pipeline ----------------------------------------------------------------------------
+@pytest.mark.slow
+def test_end_to_end_on_synthetic_faces(tmp_path: Path, tracking_uri: str) -> None:
+    params = write_params(tmp_path, **{"preprocess.protocols": ["kfold", "two_subjects"]})
+    metrics = {stage: run_stage(stage, "yalefaces", params_file=params, root=tmp_path)
+               for stage in ("download", "preprocess", "tune", "train", "evaluate", "explain")}
+    tune, evaluate = metrics["tune"], metrics["evaluate"]
+    assert tune["trials"] == 2 and tune["selection_sets"] == 3 + 3 + 1
+    assert metrics["train"]["fold_networks"] == 3 + 21
+    for method in ("network", "eigenfaces_1nn", "fisherfaces", "fisherfaces_classic"):
+        assert evaluate[f"kfold_{method}_predictions"] == 165
+        assert evaluate[f"two_subjects_{method}_predictions"] == 22
+    # the synthetic faces are learnable: far above chance (1/15) after 15 epochs
+    assert evaluate["kfold_network_accuracy"] > 0.3
+    assert evaluate["kfold_fisherfaces_accuracy"] > 0.5
+    predictions = pd.read_csv(tmp_path / "data" / "evaluate" / "yalefaces" / "predictions.csv")
+    assert predictions.groupby(["protocol", "method"])["image"].nunique().min() >= 22
+    explain = tmp_path / "data" / "explain" / "yalefaces"
+    for figure in ("eigenfaces.png", "reconstructions.png", "explained_variance.png",
+                   "saliency.png"):
+        assert (explain / figure).stat().st_size > 1000
+    # the same params give the same metrics
+    again = run_stage("evaluate", "yalefaces", params_file=params, root=tmp_path)
+    assert again["kfold_network_accuracy"] == evaluate["kfold_network_accuracy"]
+
+
+# -- real data: download by content ---------------------------------------------------------
+def zip_of(folder: Path, path: Path, *, change: str | None = None) -> Path:
+    """A zip laid out like the original: yalefaces/..., the duplicate, macOS metadata."""
+    with zipfile.ZipFile(path, "w") as archive:
+        for file in sorted(folder.iterdir()):
+            data = file.read_bytes()
+            if file.name == change:
+                buffer = path.with_suffix(".gif")
+                pixels = read_image(folder / CENTERLIGHT_ALIAS).copy()
+                pixels[100, 100] ^= 1
+                write_gif(buffer, pixels)
+                data = buffer.read_bytes()
+            archive.writestr(f"{FOLDER}/{file.name}", data)
+        archive.writestr(f"{FOLDER}/{DUPLICATE_COPY}", (folder / "subject01.glasses").read_bytes())
+        archive.writestr("__MACOSX/yalefaces/._subject01.gif", b"\x00\x05\x16\x07")
+    return path
+
+
+@pytest.fixture
+def http_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    served = tmp_path / "served"
+    served.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", served
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+@pytest.mark.real_data
+def test_real_mirror_folder_is_verified_and_loaded(tmp_path, tracking_uri,
+                                                     shared_datasets) -> None:
+    params = write_params(tmp_path, mirror=str(shared_datasets), synthetic=False)
+    download = run_stage("download", "yalefaces", params_file=params, root=tmp_path)
+    assert (download["images"], download["identical_image_groups"]) == (165, 9)
+    assert download["origin"] == "mirror folder"
+    preprocess = run_stage("preprocess", "yalefaces", params_file=params, root=tmp_path)
+    assert preprocess["loo_outer_folds"] == 156 and preprocess["identical_image_groups"] == 9
+
+
+@pytest.mark.real_data
+def test_real_archive_over_http_is_verified_by_content(tmp_path, tracking_uri, shared_datasets,
+                                                        http_server) -> None:
+    url, served = http_server
+    real = shared_datasets / FOLDER
+    zip_of(real, served / "yalefaces.zip")
+    zip_of(real, served / "changed.zip", change="subject01.gif")
+    source = DATASET.sources(Params())[0]
+    assert DATASET.content_matches(source, served / "yalefaces.zip")
+    assert not DATASET.content_matches(source, served / "changed.zip")
+    params = write_params(tmp_path, synthetic=False, **{"download.url": f"{url}/yalefaces.zip"})
+    download = run_stage("download", "yalefaces", params_file=params, root=tmp_path)
+    assert download["origin"] == "archive" and download["images"] == 165
+    raw = tmp_path / "data" / "raw" / "yalefaces"
+    assert sorted(path.name for path in raw.iterdir()) == [FOLDER]  # zip and __MACOSX gone
+    params = write_params(tmp_path, synthetic=False, **{"download.url": f"{url}/changed.zip"})
+    with pytest.raises(DownloadError, match=r"1 images differ .*subject01\.centerlight"):
+        run_stage("download", "yalefaces", params_file=params, root=tmp_path)
+    assert sorted(path.name for path in raw.iterdir()) == [FOLDER]  # the good copy stays
