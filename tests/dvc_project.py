@@ -43,6 +43,22 @@ def run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> str
     return result.stdout
 
 
+def write_params(folder: Path, dataset: str, changes: dict) -> Path:
+    """The repository's params.yaml with only ``dataset`` listed and dotted-key ``changes``
+    (``{"mnist.train.epochs": 1}``) applied, written to ``folder``."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["datasets"] = [dataset]
+    for dotted, value in changes.items():
+        *parents, key = dotted.split(".")
+        node = params
+        for part in parents:
+            node = node[part]
+        node[key] = value
+    path = folder / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
 def tiny_params() -> dict:
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["datasets"] = ["mnist"]

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from dvc_project import write_params
 
 from pipeline.config import load_dataset_params
 from pipeline.datasets.ecg5000 import (
@@ -55,17 +56,7 @@ TINY = {
 
 
 def params_with(tmp_path: Path, **changes) -> Path:
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["datasets"] = ["ecg5000"]
-    for dotted, value in changes.items():
-        *parents, key = dotted.split(".")
-        node = params
-        for part in parents:
-            node = node[part]
-        node[key] = value
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(params))
-    return path
+    return write_params(tmp_path, "ecg5000", changes)
 
 
 def beat_line(label: str, values: list[str]) -> str:

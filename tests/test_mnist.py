@@ -9,6 +9,7 @@ import keras_tuner as kt
 import numpy as np
 import pytest
 import yaml
+from dvc_project import write_params
 
 from pipeline.config import load_dataset_params
 from pipeline.datasets.mnist import DATASET, Params, build_cnn, read_npz, render_digits
@@ -22,17 +23,7 @@ PRESETS = ["default", *yaml.safe_load((REPO / "params.yaml").read_text())["mnist
 
 
 def params_with(tmp_path: Path, **changes) -> Path:
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["datasets"] = ["mnist"]
-    for dotted, value in changes.items():
-        *parents, key = dotted.split(".")
-        node = params
-        for part in parents:
-            node = node[part]
-        node[key] = value
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(params))
-    return path
+    return write_params(tmp_path, "mnist", changes)
 
 
 def corner_hyperparameters(space: dict, corner: str) -> kt.HyperParameters:
