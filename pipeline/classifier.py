@@ -11,6 +11,7 @@ the class names and a model builder; the flow below is then written once:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -61,9 +62,12 @@ class ArrayClassificationDataset(Dataset):
         x_train, y_train = load_split(ctx.paths.processed, "train")
         x_val, y_val = load_split(ctx.paths.processed, "validation")
         subset = stratified_subset(y_train, params.train_subset, ctx.seed)
+        # The search resumes only for the same space, data and task: the key covers the tune
+        # and preprocess params and the training labels themselves.
         workdir = ctx.paths.tuner_workdir(
             tuning.configuration_hash(
-                params.model_dump(mode="json"), ctx.seed, len(y_train), ctx.synthetic
+                params.model_dump(mode="json"), ctx.params.preprocess.model_dump(mode="json"),
+                ctx.seed, hashlib.sha256(y_train.tobytes()).hexdigest(), ctx.synthetic,
             )
         )
         started = time.perf_counter()
@@ -82,7 +86,9 @@ class ArrayClassificationDataset(Dataset):
         scores = [row["score"] for row in trials if row["score"] is not None]
         return {
             "trials": len(trials),
-            f"best_{params.objective}": max(scores) if scores else None,
+            f"best_{params.objective}": (
+                (min(scores) if "loss" in params.objective else max(scores)) if scores else None
+            ),
             "search_seconds": round(time.perf_counter() - started, 1),
             "tuned_on_samples": len(subset),
         }
