@@ -18,7 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -127,13 +128,20 @@ class _SpaceHyperModel(kt.HyperModel):
         return model.fit(*args, **kwargs)
 
 
+@contextmanager
+def trial_run(trial: kt.engine.trial.Trial) -> Iterator[None]:
+    """A nested MLflow run for one tuning trial, tagged and holding its hyperparameters."""
+    with mlflow.start_run(run_name=f"trial-{trial.trial_id}", nested=True):
+        mlflow.set_tag("trial_id", trial.trial_id)
+        mlflow.log_params(trial.hyperparameters.values)
+        yield
+
+
 class _MlflowTrials:
     """Mixin: each trial is a nested MLflow run with its hyperparameters and epoch metrics."""
 
     def run_trial(self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any) -> Any:
-        with mlflow.start_run(run_name=f"trial-{trial.trial_id}", nested=True):
-            mlflow.set_tag("trial_id", trial.trial_id)
-            mlflow.log_params(trial.hyperparameters.values)
+        with trial_run(trial):
             kwargs["callbacks"] = [*kwargs.get("callbacks", []), MlflowEpochLogger()]
             return super().run_trial(trial, *args, **kwargs)  # type: ignore[misc]
 

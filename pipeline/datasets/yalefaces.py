@@ -878,9 +878,7 @@ class _SetSelectionSearch(kt.RandomSearch):
 
     def run_trial(self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any) -> dict[
             str, float]:
-        with mlflow.start_run(run_name=f"trial-{trial.trial_id}", nested=True):
-            mlflow.set_tag("trial_id", trial.trial_id)
-            mlflow.log_params(trial.hyperparameters.values)
+        with tuning.trial_run(trial):
             scores = self._score(trial.hyperparameters)
             tracking.log_numeric_metrics(scores)
         return scores
