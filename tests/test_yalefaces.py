@@ -173,7 +173,7 @@ def test_no_identical_image_straddles_any_split(preprocessed: Path) -> None:
 
 def test_features_follow_the_crop_and_downsampling(preprocessed: Path) -> None:
     features = np.load(preprocessed / "features.npy")
-    assert features.shape == (165, 28 * 25) and features.dtype == np.float32
+    assert features.shape == (165, 28 * 28) and features.dtype == np.float32  # 224 / 8
     assert features.min() >= 0.0 and features.max() <= 1.0
 
 
@@ -308,6 +308,7 @@ def test_real_mirror_folder_is_verified_and_loaded(tmp_path, tracking_uri,
     assert download["origin"] == "mirror folder"
     preprocess = run_stage("preprocess", "yalefaces", params_file=params, root=tmp_path)
     assert preprocess["loo_outer_folds"] == 156 and preprocess["identical_image_groups"] == 9
+    assert preprocess["faces_not_detected"] == 0  # the default crop finds every real face
 
 
 @pytest.mark.real_data

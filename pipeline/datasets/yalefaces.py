@@ -66,6 +66,7 @@ from pipeline.config import StrictModel
 from pipeline.datasets.base import Dataset, Metrics, StageContext
 from pipeline.download import Source, extract_archive, fetch
 from pipeline.errors import DataError, DownloadError, ParamsError
+from pipeline.face_detection import crop_faces, detect_faces
 from pipeline.grouped_splits import grouped_stratified_split
 from pipeline.neural_pca import (
     HebbianParams,
@@ -298,14 +299,25 @@ class CropParams(StrictModel):
         return self
 
 
+class FaceCropParams(StrictModel):
+    """A square around the face OpenCV's pretrained detector finds in each image: it undoes
+    the shifts and scale changes between photographs that a fixed box keeps."""
+
+    face_margin: float = Field(0.1, ge=0.0, le=1.0, description="added on every side, as a "
+                               "fraction of the detected box's width")
+    size: int = Field(224, ge=8, le=IMAGE_SHAPE[0], description="side of the square crop in "
+                      "pixels, before downsampling")
+
+
 class PreprocessParams(StrictModel):
-    crop: CropParams | None = Field(
-        CropParams(top=10, bottom=240, left=60, right=260),
-        description="a fixed box around the faces (rows top:bottom, columns left:right)",
+    crop: CropParams | FaceCropParams | None = Field(
+        FaceCropParams(),
+        description="a fixed box around the faces (rows top:bottom, columns left:right), a "
+        "detected face ({face_margin, size}), or null for the whole image",
     )
     downsample: int = Field(8, ge=1, le=32, description="average over blocks of this size")
     lighting: Literal["none", "standardize", "equalize"] = Field(
-        "none", description="per image: standardize (zero mean, unit variance) or equalize "
+        "equalize", description="per image: standardize (zero mean, unit variance) or equalize "
         "(histogram equalisation)")
     protocols: list[Protocol] = Field(["loo", "kfold", "two_subjects"], min_length=1)
     folds: int = Field(10, ge=2, le=11, description="blocks of the k-fold protocol; also the "
@@ -580,11 +592,22 @@ def unpack_archive(archive: Path, target: Path) -> None:
 
 # -- preprocess: features and protocols ---------------------------------------------------------
 def prepare_features(pixels: np.ndarray, params: PreprocessParams) -> tuple[np.ndarray, tuple[
-        int, int]]:
+        int, int], np.ndarray]:
     """Faces in [0, 1], cropped, block-averaged, lighting-normalised and flattened: float32
-    (images, height * width), and (height, width)."""
+    (images, height * width), (height, width), and the indices of the images where a face
+    crop found no face (cropped with the median detected box instead)."""
     images = pixels.astype("float32") / 255.0
-    if params.crop is not None:
+    undetected = np.array([], dtype=int)
+    if isinstance(params.crop, FaceCropParams):
+        try:
+            faces = detect_faces(pixels)
+        except ValueError as error:
+            raise DataError(f"yalefaces.preprocess.crop: {error}; use a fixed box "
+                            "{top, bottom, left, right} instead") from error
+        undetected = np.flatnonzero(~faces.detected)
+        images = crop_faces(images, faces.boxes, margin=params.crop.face_margin,
+                            size=params.crop.size)
+    elif params.crop is not None:
         box = params.crop
         images = images[:, box.top : box.bottom, box.left : box.right]
     factor = params.downsample
@@ -600,7 +623,7 @@ def prepare_features(pixels: np.ndarray, params: PreprocessParams) -> tuple[np.n
             flat.std(axis=1, keepdims=True), 1e-6)
     elif params.lighting == "equalize":
         flat = flat.argsort(axis=1).argsort(axis=1) / (flat.shape[1] - 1)
-    return flat.astype("float32"), (height, width)
+    return flat.astype("float32"), (height, width), undetected
 
 
 def protocol_folds(
@@ -958,7 +981,10 @@ class YaleFaces(Dataset):
         if not ctx.synthetic and (wrong := fingerprint_mismatches(table)):
             raise DataError(f"{ctx.paths.raw / FOLDER}: {len(wrong)} images are not the "
                             f"downloaded originals: {wrong[:10]}")
-        features, (height, width) = prepare_features(pixels, params)
+        features, (height, width), undetected = prepare_features(pixels, params)
+        if len(undetected):
+            log.warning("yalefaces: no face found in %s; cropped with the median face box",
+                        list(table.loc[undetected, "image"]))
         blocks = grouped_stratified_split(
             table["subject"].to_numpy(), table["group"].to_numpy(),
             {str(block): 1.0 / params.folds for block in range(params.folds)}, ctx.seed)
@@ -981,6 +1007,7 @@ class YaleFaces(Dataset):
             "height": height,
             "width": width,
             "identical_image_groups": int((table["group"].value_counts() > 1).sum()),
+            "faces_not_detected": len(undetected),
             **{f"{protocol}_outer_folds": int(folds.loc[folds["protocol"] == protocol,
                                                         "outer_fold"].nunique())
                for protocol in params.protocols},
