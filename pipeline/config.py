@@ -87,9 +87,10 @@ def validate(model: type[BaseModel], values: Any, *, where: str, prefix: str = "
 
 
 def _is_union_branch(part: Any) -> bool:
-    """pydantic names the branch of a union it tried (``int``, ``ChoiceSpec``...) in ``loc``."""
+    """pydantic names the branch of a union it tried (``int``, ``ChoiceSpec``, a
+    discriminator's tag...) in ``loc``; params keys are snake_case, models and tags are not."""
     text = str(part)
-    return text in {"int", "float", "bool", "str"} or text.endswith("Spec") or "[" in text
+    return text in {"int", "float", "bool", "str"} or text[:1].isupper() or "[" in text
 
 
 def _field_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:

@@ -238,6 +238,14 @@ def test_adaptive_tuners_are_refused(tmp_path: Path) -> None:
                                                            "right": 10}})
     with pytest.raises(ParamsError, match="top < bottom"):
         load_dataset_params(params, "yalefaces", Params)
+    # a face crop's errors are its own, not the fixed box's missing keys
+    params = write_params(tmp_path, **{"preprocess.crop": {"face_margin": 2}})
+    with pytest.raises(ParamsError, match=r"invalid parameters:\n  yalefaces\.preprocess\.crop"
+                       r"\.face_margin: Input should be less than or equal to 1 \(got 2\)$"):
+        load_dataset_params(params, "yalefaces", Params)
+    params = write_params(tmp_path, **{"preprocess.crop": "face"})
+    with pytest.raises(ParamsError, match=r"crop: expected a fixed box .* or null"):
+        load_dataset_params(params, "yalefaces", Params)
 
 
 # -- the whole pipeline ----------------------------------------------------------------------------

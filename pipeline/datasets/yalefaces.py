@@ -45,7 +45,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 from keras import layers, ops
 from PIL import Image, ImageDraw, ImageFilter
-from pydantic import Field, model_validator
+from pydantic import Discriminator, Field, Tag, model_validator
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from threadpoolctl import threadpool_limits
@@ -309,8 +309,24 @@ class FaceCropParams(StrictModel):
                       "pixels, before downsampling")
 
 
+def _crop_form(value: Any) -> str:
+    """Which crop a params value describes, so that its errors are that form's alone."""
+    if isinstance(value, dict):
+        return "FaceCropParams" if not value or value.keys() & {"face_margin", "size"} else (
+            "CropParams")
+    return type(value).__name__
+
+
+Crop = Annotated[
+    Annotated[CropParams, Tag("CropParams")] | Annotated[FaceCropParams, Tag("FaceCropParams")],
+    Discriminator(_crop_form, custom_error_type="crop_form", custom_error_message=(
+        "expected a fixed box {top, bottom, left, right}, a detected face {face_margin, size} "
+        "or null")),
+]
+
+
 class PreprocessParams(StrictModel):
-    crop: CropParams | FaceCropParams | None = Field(
+    crop: Crop | None = Field(
         FaceCropParams(),
         description="a fixed box around the faces (rows top:bottom, columns left:right), a "
         "detected face ({face_margin, size}), or null for the whole image",
