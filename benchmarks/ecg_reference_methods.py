@@ -19,12 +19,17 @@ from sklearn.linear_model import LogisticRegression, RidgeClassifierCV
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
 
-NORMAL = 1
+from pipeline.datasets.ecg5000 import UCR_LAYOUT, UCR_TEST, UCR_TRAIN, read_beats
+
+NORMAL = 1  # UCR beat class 1
 
 
 def read_ucr(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    table = np.loadtxt(path)
-    return table[:, 1:], table[:, 0].astype(int)
+    """The pipeline's own parser; a file with unusable rows is refused, not silently cut."""
+    beats, issues = read_beats(path, UCR_LAYOUT)
+    if issues:
+        raise SystemExit(f"{path}: {len(issues)} unusable rows, first: {issues[0]}")
+    return beats.samples, beats.labels
 
 
 def random_kernels(count: int, length: int, rng: np.random.Generator) -> list[tuple]:
@@ -59,8 +64,8 @@ def main() -> None:
     parser.add_argument("--kernels", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    x_train, y_train = read_ucr(args.data / "ECG5000_TRAIN.tsv")
-    x_test, y_test = read_ucr(args.data / "ECG5000_TEST.tsv")
+    x_train, y_train = read_ucr(args.data / UCR_TRAIN)
+    x_test, y_test = read_ucr(args.data / UCR_TEST)
 
     kernels = random_kernels(args.kernels, x_train.shape[1], np.random.default_rng(args.seed))
     scaler = StandardScaler().fit(rocket_features(x_train, kernels))

@@ -56,11 +56,12 @@ def modules_of_datasets() -> set[str]:
 def test_every_module_a_stage_computes_with_is_a_dependency() -> None:
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     deps = {dep for stage in stages.values() for dep in stage.get("do", stage).get("deps", [])}
-    covered = {path for path in modules_of_datasets() if any(
+    modules = modules_of_datasets()
+    covered = {path for path in modules if any(
         path == dep or path.startswith(dep.rstrip("/") + "/")
         or (dep == "pipeline/datasets/${item}.py" and path.startswith("pipeline/datasets/"))
         for dep in deps)}
-    missing = modules_of_datasets() - covered - set(INFRASTRUCTURE)
+    missing = modules - covered - set(INFRASTRUCTURE)
     assert not missing, f"imported by a dataset but a dependency of no stage in dvc.yaml: {missing}"
     for dep in deps:
         if dep.startswith("pipeline/") and "${item}" not in dep:
