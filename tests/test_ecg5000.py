@@ -41,6 +41,7 @@ from pipeline.splits import load_split
 REPO = Path(__file__).resolve().parents[1]
 PRESETS = ["default", *yaml.safe_load((REPO / "params.yaml").read_text())["ecg5000"]["presets"]]
 # a search that takes seconds: two trials of two epochs, short sequences for the RNN
+RIDGE_ALPHAS = [0.1, 10.0, 1000.0]
 TINY = {
     "ecg5000.tune.max_trials": 2,
     "ecg5000.tune.epochs": 2,
@@ -48,6 +49,7 @@ TINY = {
         "cell": {"values": ["gru", "lstm"]}, "conv_blocks": 2, "filters": 16, "units": 16,
         "learning_rate": 0.01, "batch_size": 32,
     },
+    "ecg5000.tune.random_kernels": {"kernels": 300, "ridge_alphas": RIDGE_ALPHAS},
     "ecg5000.train.epochs": 8,
     "ecg5000.train.ensemble_members": 2,
     "ecg5000.explain.beats_for_class_profile": 5,
@@ -195,10 +197,13 @@ def assert_disjoint(processed: Path) -> None:
 
 
 @pytest.mark.slow
-def test_end_to_end_synthetic_with_the_test_set_out_of_reach(tmp_path, tracking_uri) -> None:
+@pytest.mark.parametrize("model", ["random_kernels", "recurrent"])
+def test_end_to_end_synthetic_with_the_test_set_out_of_reach(tmp_path, tracking_uri,
+                                                            model) -> None:
     """All six stages; tune and train run while the test split is moved away, so they
     cannot have read it; evaluate and explain then find it back."""
-    params = params_with(tmp_path, **{"data.synthetic": True, **TINY})
+    params = params_with(tmp_path, **{"data.synthetic": True, "ecg5000.tune.model": model,
+                                      **TINY})
     run_stage("download", "ecg5000", params_file=params, root=tmp_path)
     metrics = run_stage("preprocess", "ecg5000", params_file=params, root=tmp_path)
     # stratified: each class keeps its share of the training file within one beat
@@ -221,11 +226,17 @@ def test_end_to_end_synthetic_with_the_test_set_out_of_reach(tmp_path, tracking_
         shutil.move(hidden / name, processed / name)
     evaluate = run_stage("evaluate", "ecg5000", params_file=params, root=tmp_path)
     explain = run_stage("explain", "ecg5000", params_file=params, root=tmp_path)
-    assert tune["trials"] == 2 and 1 <= train["epochs_run"] <= 8
+    if model == "recurrent":
+        assert tune["trials"] == 2 and 1 <= train["epochs_run"] <= 8
+    else:  # the ridge strength chosen on the training split, then again on train + validation
+        assert tune["ridge_alpha"] in RIDGE_ALPHAS and train["ridge_alpha"] in RIDGE_ALPHAS
+        assert train["trained_on_beats"] == metrics["train_beats"] + metrics["validation_beats"]
     # the synthetic beats are learnable: a model that learnt nothing scores about 0.5
     assert evaluate["samples"] == 300 and evaluate["accuracy"] > 0.8
     assert {"roc_auc", "recall_abnormal", "baseline_logreg_accuracy",
             "baseline_1nn_accuracy", "baseline_logreg_roc_auc"} <= set(evaluate)
+    # the plot data dvc.yaml declares, whichever the model
+    assert (tmp_path / "metrics" / "ecg5000" / "train_history.csv").is_file()
     out = tmp_path / "data"
     for name in ("confusion_matrix.png", "roc_pr.png", "roc.csv", "pr.csv", "baselines.csv"):
         assert (out / "evaluate" / "ecg5000" / name).is_file()

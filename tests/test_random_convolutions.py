@@ -1,0 +1,101 @@
+"""ROCKET's random convolution features as a Keras layer, against a plain NumPy reading of the
+same kernels, and its ridge classifier as a Keras model, against scikit-learn's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from sklearn.linear_model import RidgeClassifierCV
+from sklearn.preprocessing import StandardScaler
+
+from pipeline.random_convolutions import (
+    RandomConvolutionFeatures,
+    fit_random_kernel_classifier,
+    random_kernels,
+)
+
+
+def numpy_maxima(x: np.ndarray, groups: list) -> np.ndarray:
+    """Each kernel's maximum response, by sliding dot products (zero padding where asked)."""
+    columns = []
+    for dilation, padded, weights in groups:
+        taps = weights.shape[0]
+        pad = (taps - 1) * dilation // 2 if padded else 0
+        series = np.pad(x, ((0, 0), (pad, pad)))
+        steps = series.shape[1] - (taps - 1) * dilation
+        for kernel in weights[:, 0, :].T:
+            response = sum(weight * series[:, tap * dilation: tap * dilation + steps]
+                           for tap, weight in enumerate(kernel))
+            columns.append(response.max(axis=1))
+    return np.stack(columns, axis=1)
+
+
+def test_the_kernel_draw_follows_rocket_and_the_seed() -> None:
+    groups = random_kernels(500, 140, seed=3)
+    assert sum(weights.shape[2] for _, _, weights in groups) == 500
+    for dilation, _, weights in groups:
+        taps = weights.shape[0]
+        assert taps in (7, 9, 11) and dilation >= 1
+        assert (taps - 1) * dilation <= 139  # an unpadded kernel still fits the series
+        np.testing.assert_allclose(weights.sum(axis=0), 0, atol=1e-5)  # centred weights
+    assert {padded for _, padded, _ in groups} == {True, False}
+    assert max(dilation for dilation, _, _ in groups) > 8  # dilations reach far apart samples
+    same = random_kernels(500, 140, seed=3)
+    assert all(np.array_equal(a[2], b[2]) for a, b in zip(groups, same, strict=True))
+    other = random_kernels(500, 140, seed=4)
+    assert not all(np.array_equal(a[2], b[2]) for a, b in zip(groups, other, strict=False))
+
+
+def test_the_layer_computes_each_kernels_maximum_response() -> None:
+    x = np.random.default_rng(0).normal(size=(6, 140)).astype("float32")
+    layer = RandomConvolutionFeatures(300, seed=1)
+    features = keras.ops.convert_to_numpy(layer(x[..., None]))
+    expected = numpy_maxima(x.astype("float64"), random_kernels(300, 140, seed=1))
+    assert features.shape == (6, 300)
+    np.testing.assert_allclose(features, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_a_saved_model_rebuilds_the_same_kernels(tmp_path: Path) -> None:
+    inputs = keras.Input((140, 1))
+    model = keras.Model(inputs, keras.layers.Dense(2)(RandomConvolutionFeatures(100, seed=7)(
+        inputs)))
+    x = np.random.default_rng(1).normal(size=(4, 140, 1)).astype("float32")
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
+                               rtol=1e-6)
+
+
+def test_the_layer_wants_one_channel_of_known_length() -> None:
+    with pytest.raises(ValueError, match=r"expects \(batch, time, 1\)"):
+        RandomConvolutionFeatures(10, seed=0)(keras.Input((140, 2)))
+
+
+def test_the_classifier_is_rocket_s_ridge_classifier_as_one_keras_model(tmp_path: Path) -> None:
+    """Same predictions and ridge strength as scikit-learn's RidgeClassifierCV on the same
+    standardised features; and the saved model answers the same."""
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 40)
+    t = np.arange(140)
+    x = (np.sin(t[None, :] / (4.0 + 3 * labels[:, None])) + rng.normal(0, 0.8, (120, 140)))
+    x = x.astype("float32")[..., None]
+    alphas = [0.1, 10.0, 1000.0]
+    fit = fit_random_kernel_classifier(x[::2], labels[::2], 3, kernels=200, seed=5,
+                                       alphas=alphas)
+    model = fit.model
+    features = numpy_maxima(x[..., 0].astype("float64"), random_kernels(200, 140, seed=5))
+    scaler = StandardScaler().fit(features[::2])
+    reference = RidgeClassifierCV(alphas=alphas).fit(scaler.transform(features[::2]),
+                                                     labels[::2])
+    predicted = model.predict(x[1::2], verbose=0).argmax(axis=1)
+    assert fit.alpha == reference.alpha_
+    assert 0 < fit.squared_error < fit.loo_squared_error  # leave-one-out is the harder test
+    np.testing.assert_array_equal(predicted, reference.predict(scaler.transform(features[1::2])))
+    assert (predicted == labels[1::2]).mean() > 0.8  # the series are told apart
+    model.save(tmp_path / "model.keras")
+    np.testing.assert_array_equal(
+        keras.models.load_model(tmp_path / "model.keras").predict(x[1::2], verbose=0).argmax(1),
+        predicted)
