@@ -16,9 +16,9 @@ Sources (``ecg5000.download.layout``):
   itself into train/validation/test, stratified and seeded.
 
 Tasks (``preprocess.task``): ``binary`` (normal vs abnormal; class 1 is "abnormal", the
-ROC's positive class) and ``multiclass`` (the five UCR classes). By default the binary task
-learns the five beat classes too and is scored as normal vs the rest
-(``preprocess.binary_training_labels``).
+ROC's positive class) and ``multiclass`` (the five UCR classes). By default the recurrent
+networks learn the five beat classes for the binary task too and are scored as normal vs the
+rest (``preprocess.binary_training_labels``; class weights likewise apply to them only).
 
 Models (``tune.model``): ``random_kernels`` (default) is ROCKET, 10,000 fixed random dilated
 convolutions and a ridge classifier on their maxima (:mod:`pipeline.random_convolutions`), the
