@@ -26,7 +26,6 @@ from pipeline.datasets.yalefaces import (
     read_database,
     read_image,
     synthetic_faces,
-    with_mirrors,
     write_gif,
 )
 from pipeline.errors import DataError, DownloadError, ParamsError
@@ -43,8 +42,7 @@ SECTION = {
         "epochs": 15,
         "neural_pca": {"components": 12, "iterations": 150},
         "search_space": {"components": {"values": [6, 12]}, "hidden_layers": 0,
-                         "units": 8, "dropout": 0.0, "l2": 0.001, "learning_rate": 0.02,
-                         "mirror": True},
+                         "units": 8, "dropout": 0.0, "l2": 0.001, "learning_rate": 0.02},
     },
     "train": {"oja": {"rule": "oja", "components": 6, "iterations": 150, "whiten": False}},
     "evaluate": {"baseline_components": [4, 8], "agreement_components": 6},
@@ -222,15 +220,6 @@ def test_oja_finds_the_subspace_and_the_reports_start_cannot(known_covariance) -
         weights, _ = hebbian_update(centred, weights, "oja", 1.0)
     columns = ops.convert_to_numpy(weights)
     assert np.allclose(columns[:, 0:1], columns, atol=1e-5)
-
-
-def test_mirrored_training_faces_keep_their_labels_and_held_out_ones_stay_out() -> None:
-    faces = np.arange(2 * 3 * 4, dtype="float32").reshape(2, 12)  # two 3x4 faces
-    labels = np.array([[4, -1], [-1, 7]])  # face 0 trains task 0, face 1 task 1
-    x, y = with_mirrors(faces, labels, (3, 4))
-    np.testing.assert_array_equal(x[2].reshape(3, 4), faces[0].reshape(3, 4)[:, ::-1])
-    np.testing.assert_array_equal(x[:2], faces)
-    np.testing.assert_array_equal(y, [[4, -1], [-1, 7], [4, -1], [-1, 7]])
 
 
 def test_too_many_components_are_refused() -> None:

@@ -367,7 +367,6 @@ class TuneParams(tuning.TunerParams):
         "dropout": {"values": [0.0, 0.3]},
         "l2": {"values": [0.003, 0.01, 0.03]},
         "learning_rate": {"min": 0.02, "max": 0.08, "sampling": "log"},
-        "mirror": {"values": [False, True]},
     }, validate_default=True)
 
     @model_validator(mode="after")
@@ -717,25 +716,6 @@ def task_network(
                      name="logits")(x)
 
 
-def mirrored_training(hp: kt.HyperParameters, space: dict[str, Any]) -> bool:
-    """Whether the network also trains on the left-right mirror image of each training face:
-    a choice of the nested search like any hyperparameter (the database's left- and right-lit
-    faces are each other's mirror images in lighting)."""
-    return bool(tuning.hyperparameter(hp, "mirror", space, default=False))
-
-
-def mirror_faces(features: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Flattened faces (images, height * width), each flipped left to right."""
-    return features.reshape(-1, *shape)[:, :, ::-1].reshape(len(features), -1)
-
-
-def with_mirrors(x: np.ndarray, labels: np.ndarray, shape: tuple[int, int]) -> tuple[
-        np.ndarray, np.ndarray]:
-    """Faces and their mirror images, the mirror of a face labelled as the face (an unused
-    one, -1, stays unused)."""
-    return np.concatenate([x, mirror_faces(x, shape)]), np.concatenate([labels, labels])
-
-
 def compile_network(model: keras.Model, hp: kt.HyperParameters, space: dict[str, Any]) -> None:
     model.compile(
         optimizer=keras.optimizers.Adam(tuning.hyperparameter(hp, "learning_rate", space)),
@@ -856,7 +836,6 @@ class InnerTasks:
     task t trains on its set minus one inner fold and is scored on that fold."""
 
     components: np.ndarray  # (images, sets, max components): every set's neural PCA
-    mirrored: np.ndarray  # the same for the mirror image of every face
     set_of_task: list[int]
     set_names: list[str]  # per task
     y_train: np.ndarray  # (images, tasks), -1 where unused
@@ -874,11 +853,8 @@ class InnerTasks:
             members = data.members(name)
             train.append(members.loc[members["inner_fold"] != fold, "image"].to_numpy())
             validation.append(members.loc[members["inner_fold"] == fold, "image"].to_numpy())
-        mirrored = mirror_faces(data.features, data.shape)
         return cls(
             np.stack([ops.convert_to_numpy(bases[name](data.features)) for name in set_names],
-                     axis=1),
-            np.stack([ops.convert_to_numpy(bases[name](mirrored)) for name in set_names],
                      axis=1),
             [index for index, _, _ in tasks], [name for _, name, _ in tasks],
             task_labels(data.labels, train), task_labels(data.labels, validation),
@@ -903,12 +879,8 @@ class InnerTasks:
             rows = np.flatnonzero((used >= 0).any(axis=1))
             sets = sorted({self.set_of_task[t] for t in tasks})
             x = self.components[rows][:, sets]
-            x_fit, y_fit = x, self.y_train[np.ix_(rows, tasks)]
-            if mirrored_training(hp, space):
-                x_fit = np.concatenate([x, self.mirrored[rows][:, sets]])
-                y_fit = np.concatenate([y_fit, y_fit])
             model = self.model(hp, space, tasks, sets)
-            fit_full_batch(model, x_fit, y_fit, epochs)
+            fit_full_batch(model, x, self.y_train[np.ix_(rows, tasks)], epochs)
             result[np.ix_(rows, tasks)] = log_softmax(model.predict(x, batch_size=len(x),
                                                                     verbose=0))
         return result
@@ -1082,7 +1054,6 @@ class YaleFaces(Dataset):
 
         probe = kt.HyperParameters()  # declares the whole space before the first trial
         inner.model(probe, space, list(range(len(inner.set_names))))
-        mirrored_training(probe, space)
         workdir = ctx.paths.tuner_workdir(tuning.configuration_hash(
             params.model_dump(mode="json"), ctx.seed, ctx.synthetic,
             hashlib.sha256(data.features.tobytes()).hexdigest(),
@@ -1129,14 +1100,10 @@ class YaleFaces(Dataset):
         started = time.perf_counter()
         with training.device_scope(ctx.params.train.mixed_precision):
             values = chosen[ALL_IMAGES]["hyperparameters"]
-            hp = tuning.fixed_hyperparameters(values)
-            model = task_model(hp, values, [bases[ALL_IMAGES]], [0],
-                               np.ones((1, len(CLASSES)), "float32"), max_components,
+            model = task_model(tuning.fixed_hyperparameters(values), values, [bases[ALL_IMAGES]],
+                               [0], np.ones((1, len(CLASSES)), "float32"), max_components,
                                features.shape[1])
-            x, y = features, labels[:, None]
-            if mirrored_training(hp, values):
-                x, y = with_mirrors(x, y, data.shape)
-            history = fit_full_batch(model, x, y, epochs,
+            history = fit_full_batch(model, features, labels[:, None], epochs,
                                      callbacks=[training.MlflowEpochLogger()])
             model.save(ctx.out / "model.keras")
             fold_tasks = self._train_fold_models(data, bases, chosen, epochs, ctx.out)
@@ -1177,17 +1144,13 @@ class YaleFaces(Dataset):
                       for protocol, fold in zip(rows["protocol"], rows["outer_fold"],
                                                 strict=True)]
             class_mask = np.stack([data.classes_of(train) for train in images])
-            hp = tuning.fixed_hyperparameters(values)
             model = task_model(
-                hp, values, [bases[name] for name in set_names],
+                tuning.fixed_hyperparameters(values), values, [bases[name] for name in set_names],
                 [set_names.index(name) for name in rows["selection_set"]], class_mask,
                 max_components, data.features.shape[1])
             labels = task_labels(data.labels, images)
             used = np.flatnonzero((labels >= 0).any(axis=1))  # 22 for the two-subject task
-            x, y = data.features[used], labels[used]
-            if mirrored_training(hp, values):
-                x, y = with_mirrors(x, y, data.shape)
-            fit_full_batch(model, x, y, epochs)
+            fit_full_batch(model, data.features[used], labels[used], epochs)
             file = f"model_{number:02d}.keras"
             model.save(folder / file)
             frames.append(rows.drop(columns="choice").assign(model=file,
