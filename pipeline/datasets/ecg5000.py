@@ -762,8 +762,8 @@ class Ecg5000(ArrayClassificationDataset):
         )
 
     def load_model(self, ctx: StageContext) -> keras.Model:
-        """The trained model, answering with task logits. ROCKET's learnt the task labels.
-        Of the recurrent family: an ensemble's mean logits; for a binary task learnt on beat
+        """The trained model, answering with task logits. ROCKET's as it is (it learnt the
+        task's labels). A recurrent one: an ensemble's mean logits; for a binary task learnt on beat
         classes, [logit(normal), logsumexp(logits of the abnormal classes)], whose softmax is
         exactly [p(normal), 1 - p(normal)]."""
         model = super().load_model(ctx)
