@@ -23,6 +23,11 @@ def _group_label_counts(
     return unique, inverse, counts
 
 
+def _lowest(values: np.ndarray) -> np.ndarray:
+    """Indices of the values equal to the minimum (up to float rounding)."""
+    return np.flatnonzero(np.isclose(values, values.min(), rtol=0.0, atol=1e-9))
+
+
 def grouped_stratified_split(
     labels: np.ndarray,
     groups: np.ndarray,
@@ -35,7 +40,10 @@ def grouped_stratified_split(
     visited largest first (ties in a seeded random order) and each goes to the split where it
     brings the per-class counts closest to their targets (a weighted squared error), which
     keeps both the split sizes and the class mix within a few samples of the targets when
-    groups are small compared to the splits.
+    groups are small compared to the splits. Splits that tie go to the one least filled
+    relative to its share, then by a seeded draw: always taking the first would pile every
+    class's remainder into one split (11 images of a class over 10 equal splits: one each,
+    and the 11th always to the first).
     """
     labels, groups = np.asarray(labels), np.asarray(groups)
     if len(labels) != len(groups):
@@ -47,7 +55,8 @@ def grouped_stratified_split(
     _, inverse, counts = _group_label_counts(labels, groups)
     targets = shares[:, None] * counts.sum(axis=0)[None, :]
     weights = 1.0 / np.maximum(targets, 1.0)
-    order = np.random.default_rng(seed).permutation(len(counts))
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(counts))
     order = order[np.argsort(-counts[order].sum(axis=1), kind="stable")]
     assigned = np.zeros_like(targets)
     split_of_group = np.empty(len(counts), dtype=np.int64)
@@ -55,7 +64,10 @@ def grouped_stratified_split(
         # cost of adding the group to split s = the change in weighted squared error
         before = ((assigned - targets) ** 2 * weights).sum(axis=1)
         after = ((assigned + counts[group] - targets) ** 2 * weights).sum(axis=1)
-        choice = int(np.argmin(after - before))
+        best = _lowest(after - before)
+        if len(best) > 1:  # a tie: the split furthest below its size target, then a draw
+            best = best[_lowest(assigned[best].sum(axis=1) / shares[best])]
+        choice = int(best[0] if len(best) == 1 else rng.choice(best))
         assigned[choice] += counts[group]
         split_of_group[group] = choice
     return np.asarray(names, dtype=object)[split_of_group[inverse]]

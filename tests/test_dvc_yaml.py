@@ -66,3 +66,18 @@ def test_every_module_a_stage_computes_with_is_a_dependency() -> None:
     for dep in deps:
         if dep.startswith("pipeline/") and "${item}" not in dep:
             assert (REPO / dep).exists(), f"dvc.yaml names {dep}, which does not exist"
+
+
+def test_stages_loading_saved_models_depend_on_their_layers_code() -> None:
+    """A stage that loads a saved model runs the code of the model's custom layers: a change to
+    a layer's forward pass that leaves the saved file byte-identical must still rerun it."""
+    layer_modules = {
+        path.relative_to(REPO).as_posix() for path in (REPO / "pipeline").glob("*.py")
+        if "register_keras_serializable" in path.read_text()}
+    assert layer_modules, "no module registers Keras layers: this test looks in the wrong place"
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        deps = stage.get("do", stage).get("deps", [])
+        if "data/models/${item}" in deps or "data/tune/${item}" in deps:
+            missing = layer_modules - set(deps)
+            assert not missing, f"stage {name} loads saved models but does not depend on {missing}"

@@ -37,6 +37,18 @@ def test_split_is_seeded() -> None:
     assert not np.array_equal(first, grouped_stratified_split(labels, groups, FRACTIONS, seed=2))
 
 
+def test_equal_splits_share_the_remainders() -> None:
+    # 15 classes of 11 samples over 10 equal splits (Yale's k-fold blocks): each split gets
+    # one sample per class, and the 15 eleventh samples spread out instead of all landing in
+    # the first split (which then held 25 samples to the others' 15)
+    labels = np.repeat(np.arange(15), 11)
+    for seed in range(3):
+        splits = grouped_stratified_split(labels, np.arange(len(labels)),
+                                          {str(k): 0.1 for k in range(10)}, seed=seed)
+        sizes = np.unique(splits, return_counts=True)[1]
+        assert sizes.min() >= 16 and sizes.max() <= 17, sizes
+
+
 def test_split_rejects_bad_fractions() -> None:
     labels, groups = patients(10)
     with pytest.raises(ValueError, match="sum to 1"):

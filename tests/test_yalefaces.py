@@ -36,7 +36,7 @@ SECTION = {
     "preset": "default",
     "presets": {},
     "download": {},
-    "preprocess": {"folds": 3, "inner_folds": 2},
+    "preprocess": {"folds": 3, "inner_folds": 2, "repeats": 2},
     "tune": {
         "max_trials": 2,
         "epochs": 15,
@@ -146,28 +146,34 @@ def test_no_identical_image_straddles_any_split(preprocessed: Path) -> None:
     folds = pd.read_csv(preprocessed / "folds.csv")
     sets = pd.read_csv(preprocessed / "selection_sets.csv")
     group = images["group"]
-    assert folds.groupby("protocol")["outer_fold"].nunique().to_dict() == {
-        "loo": 156, "kfold": 10, "two_subjects": 21}
-    for (protocol, fold), held in folds.groupby(["protocol", "outer_fold"]):
-        rows = folds[folds["protocol"] == protocol]
+    for repeat in (0, 1):
+        assert folds[folds["repeat"] == repeat].groupby("protocol")["outer_fold"].nunique(
+            ).to_dict() == {"loo": 156, "kfold": 10, "two_subjects": 21}
+    for (repeat, protocol, fold), held in folds.groupby(["repeat", "protocol", "outer_fold"]):
+        rows = folds[(folds["repeat"] == repeat) & (folds["protocol"] == protocol)]
         train = rows.loc[rows["outer_fold"] != fold, "image"]
-        assert not set(group[held["image"]]) & set(group[train]), (protocol, fold)
+        assert not set(group[held["image"]]) & set(group[train]), (repeat, protocol, fold)
         # every choice for the fold is made on images that exclude the held-out ones
         (name,) = held["selection_set"].unique()
         chosen_on = set(sets.loc[sets["selection_set"] == name, "image"])
         assert chosen_on <= set(train) and not chosen_on & set(held["image"])
+    # the repetitions partition the images differently (seed, seed + 1)
+    kfolds = folds[folds["protocol"] == "kfold"].pivot(index="image", columns="repeat",
+                                                        values="outer_fold")
+    assert pd.crosstab(kfolds[0], kfolds[1]).to_numpy().max() < kfolds[0].value_counts().min()
     for name, members in sets.groupby("selection_set"):
         for fold, inner in members.groupby("inner_fold"):
             rest = members.loc[members["inner_fold"] != fold, "image"]
             assert not set(group[inner["image"]]) & set(group[rest]), (name, fold)
     # leave-one-image-out: 165 predictions, identical pairs held out together
-    loo = folds[folds["protocol"] == "loo"]
+    first = folds[folds["repeat"] == 0]
+    loo = first[first["protocol"] == "loo"]
     assert len(loo) == 165 and loo.groupby("outer_fold").size().max() == 2
     # k-fold stratified by subject: every fold holds each subject once or twice
     kfold = folds[folds["protocol"] == "kfold"].merge(images, left_on="image", right_index=True)
-    counts = kfold.groupby(["outer_fold", "subject"]).size().unstack(fill_value=0)
+    counts = kfold.groupby(["repeat", "outer_fold", "subject"]).size().unstack(fill_value=0)
     assert counts.to_numpy().min() >= 1 and counts.to_numpy().max() <= 2
-    two = folds[folds["protocol"] == "two_subjects"]
+    two = first[first["protocol"] == "two_subjects"]
     assert sorted(images.loc[two["image"], "subject"].unique()) == [1, 2] and len(two) == 22
 
 
@@ -255,11 +261,14 @@ def test_end_to_end_on_synthetic_faces(tmp_path: Path, tracking_uri: str) -> Non
     metrics = {stage: run_stage(stage, "yalefaces", params_file=params, root=tmp_path)
                for stage in ("download", "preprocess", "tune", "train", "evaluate", "explain")}
     tune, evaluate = metrics["tune"], metrics["evaluate"]
-    assert tune["trials"] == 2 and tune["selection_sets"] == 3 + 3 + 1
-    assert metrics["train"]["fold_networks"] == 3 + 21
+    # two repetitions, each with 3 main and 3 two-subject selection sets; and set "all"
+    assert tune["trials"] == 2 and tune["selection_sets"] == 2 * (3 + 3) + 1
+    assert metrics["train"]["fold_networks"] == 2 * (3 + 21)
     for method in ("network", "eigenfaces_1nn", "fisherfaces", "fisherfaces_classic"):
-        assert evaluate[f"kfold_{method}_predictions"] == 165
-        assert evaluate[f"two_subjects_{method}_predictions"] == 22
+        assert evaluate[f"kfold_{method}_predictions"] == 2 * 165
+        assert evaluate[f"two_subjects_{method}_predictions"] == 2 * 22
+    assert {"kfold_network_accuracy_repeat0", "kfold_fisherfaces_accuracy_repeat1"} <= set(
+        evaluate)
     # the synthetic faces are learnable: far above chance (1/15) after 15 epochs
     assert evaluate["kfold_network_accuracy"] > 0.3
     assert evaluate["kfold_fisherfaces_accuracy"] > 0.5

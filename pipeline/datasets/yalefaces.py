@@ -16,9 +16,13 @@ over 165 images, 156 folds), ``kfold`` uses a grouped 10-fold split stratified b
 ``two_subjects`` is the course report's task (subject01 vs subject02), leave-one-image-out.
 
 Nested selection, and why nothing about a held-out image influences any choice. The images are
-partitioned once into grouped, subject-stratified *blocks* (the k-fold folds). Every outer fold
-lies in one block, and every choice made for it is made on that block's *selection set*: the
-protocol's images minus the whole block, so minus the held-out images.
+partitioned into grouped, subject-stratified *blocks* (the k-fold folds). Every outer fold lies
+in one block, and every choice made for it is made on that block's *selection set*: the
+protocol's images minus the whole block, so minus the held-out images. The whole nested
+protocol is repeated (``preprocess.repeats``) with blocks drawn from other seeds, and the
+accuracies pool every repetition's predictions: on 165 images two methods differ by an image or
+two, and one partition's luck (its blocks, inner folds, search draws, initial weights) moves a
+comparison that much.
 
 * tune: on every selection set, a neural PCA (Sanger's rule) is learned and the candidate
   networks are scored by an inner grouped, stratified cross-validation inside the set. The
@@ -341,6 +345,9 @@ class PreprocessParams(StrictModel):
     inner_folds: int = Field(5, ge=2, le=10, description="inner cross-validation folds of "
                              "every selection set")
     two_subjects: tuple[int, int] = Field((1, 2), description="the two-subject task's subjects")
+    repeats: int = Field(3, ge=1, le=10, description="independent repetitions of every "
+                         "protocol's nested selection, each with its own blocks and inner folds "
+                         "(seeds seed, seed + 1, ...); accuracies pool all their predictions")
 
     @model_validator(mode="after")
     def _check_subjects(self) -> PreprocessParams:
@@ -642,22 +649,41 @@ def prepare_features(pixels: np.ndarray, params: PreprocessParams) -> tuple[np.n
     return flat.astype("float32"), (height, width), undetected
 
 
+def split_protocols(table: pd.DataFrame, params: PreprocessParams, seed: int) -> tuple[
+        pd.DataFrame, pd.DataFrame]:
+    """Every repetition's outer folds, and every selection set with its inner folds.
+    Repetition r partitions the images into grouped, subject-stratified blocks with seed + r."""
+    folds = []
+    for repeat in range(params.repeats):
+        blocks = grouped_stratified_split(
+            table["subject"].to_numpy(), table["group"].to_numpy(),
+            {str(block): 1.0 / params.folds for block in range(params.folds)}, seed + repeat)
+        folds.append(protocol_folds(table.assign(block=blocks.astype(int)), params.protocols,
+                                    params.two_subjects, repeat))
+    folds = pd.concat(folds, ignore_index=True)
+    return folds, selection_sets(table, folds, params.inner_folds, seed)
+
+
 def protocol_folds(
-    table: pd.DataFrame, protocols: Sequence[Protocol], two_subjects: tuple[int, int]
+    table: pd.DataFrame, protocols: Sequence[Protocol], two_subjects: tuple[int, int],
+    repeat: int,
 ) -> pd.DataFrame:
-    """One row per (protocol, image): the outer fold that holds the image out, and the
-    selection set every choice for that fold is made on (the protocol's images minus the
-    fold's whole block, so minus the held-out images)."""
+    """One row per (protocol, image) of a repetition whose blocks are ``table["block"]``: the
+    outer fold that holds the image out, and the selection set every choice for that fold is
+    made on (the protocol's images minus the fold's whole block, so minus the held-out
+    images)."""
     frames = []
     for protocol in protocols:
         images = table if protocol != "two_subjects" else table[
             table["subject"].isin(two_subjects)]
         family = "two" if protocol == "two_subjects" else "main"
         frames.append(pd.DataFrame({
+            "repeat": repeat,
             "protocol": protocol,
             "image": images.index,
             "outer_fold": images["block"] if protocol == "kfold" else images["group"],
-            "selection_set": [f"{family}_{block}" for block in images["block"]],
+            "block": images["block"],
+            "selection_set": [f"{family}_{repeat}_{block}" for block in images["block"]],
         }))
     return pd.concat(frames, ignore_index=True)
 
@@ -669,11 +695,10 @@ def selection_sets(
     subject-stratified split of the set. Set ``all`` (every image) selects the deployable
     model."""
     members = {ALL_IMAGES: table.index.to_numpy()}
-    for protocol, name in folds[["protocol", "selection_set"]].drop_duplicates().itertuples(
-            index=False):
-        block = int(name.rsplit("_", 1)[1])
-        protocol_images = folds.loc[folds["protocol"] == protocol, "image"].to_numpy()
-        members[name] = protocol_images[table.loc[protocol_images, "block"].to_numpy() != block]
+    for _, rows in folds.groupby(["repeat", "protocol"]):
+        for block, name in rows[["block", "selection_set"]].drop_duplicates().itertuples(
+                index=False):
+            members[name] = rows.loc[rows["block"] != block, "image"].to_numpy()
     frames = []
     for offset, (name, images) in enumerate(sorted(members.items())):
         inner = grouped_stratified_split(
@@ -685,14 +710,16 @@ def selection_sets(
     return pd.concat(frames, ignore_index=True)
 
 
-def training_images(folds: pd.DataFrame, protocol: str, outer_fold: int) -> np.ndarray:
+def training_images(folds: pd.DataFrame, repeat: int, protocol: str,
+                    outer_fold: int) -> np.ndarray:
     """The images an outer fold trains on: its protocol's images but the held-out ones."""
-    rows = folds[folds["protocol"] == protocol]
+    rows = folds[(folds["repeat"] == repeat) & (folds["protocol"] == protocol)]
     return rows.loc[rows["outer_fold"] != outer_fold, "image"].to_numpy()
 
 
-def held_out_images(folds: pd.DataFrame, protocol: str, outer_fold: int) -> np.ndarray:
-    rows = folds[folds["protocol"] == protocol]
+def held_out_images(folds: pd.DataFrame, repeat: int, protocol: str,
+                    outer_fold: int) -> np.ndarray:
+    rows = folds[(folds["repeat"] == repeat) & (folds["protocol"] == protocol)]
     return rows.loc[rows["outer_fold"] == outer_fold, "image"].to_numpy()
 
 
@@ -755,8 +782,8 @@ class Processed:
     """The preprocess stage's output."""
 
     features: np.ndarray  # (images, height * width) float32
-    table: pd.DataFrame  # per image: image, file, subject, condition, group, block
-    folds: pd.DataFrame  # protocol, image, outer_fold, selection_set
+    table: pd.DataFrame  # per image: image, file, subject, condition, group
+    folds: pd.DataFrame  # repeat, protocol, image, outer_fold, block, selection_set
     sets: pd.DataFrame  # selection_set, image, inner_fold
     shape: tuple[int, int]
 
@@ -778,10 +805,10 @@ class Processed:
     def members(self, selection_set: str) -> pd.DataFrame:
         return self.sets[self.sets["selection_set"] == selection_set]
 
-    def outer_folds(self) -> list[tuple[str, int, str]]:
-        """(protocol, outer fold, selection set) of every outer fold."""
-        unique = self.folds.drop_duplicates(["protocol", "outer_fold"])
-        return list(unique[["protocol", "outer_fold", "selection_set"]]
+    def outer_folds(self) -> list[tuple[int, str, int, str]]:
+        """(repeat, protocol, outer fold, selection set) of every outer fold."""
+        unique = self.folds.drop_duplicates(["repeat", "protocol", "outer_fold"])
+        return list(unique[["repeat", "protocol", "outer_fold", "selection_set"]]
                     .itertuples(index=False, name=None))
 
     def classes_of(self, images: np.ndarray) -> np.ndarray:
@@ -1001,12 +1028,7 @@ class YaleFaces(Dataset):
         if len(undetected):
             log.warning("yalefaces: no face found in %s; cropped with the median face box",
                         list(table.loc[undetected, "image"]))
-        blocks = grouped_stratified_split(
-            table["subject"].to_numpy(), table["group"].to_numpy(),
-            {str(block): 1.0 / params.folds for block in range(params.folds)}, ctx.seed)
-        table["block"] = blocks.astype(int)
-        folds = protocol_folds(table, params.protocols, params.two_subjects)
-        sets = selection_sets(table, folds, params.inner_folds, ctx.seed)
+        folds, sets = split_protocols(table, params, ctx.seed)
         np.save(ctx.out / "features.npy", features)
         table.drop(columns="fingerprint").to_csv(ctx.out / "images.csv", index_label="index")
         folds.to_csv(ctx.out / "folds.csv", index=False)
@@ -1024,8 +1046,9 @@ class YaleFaces(Dataset):
             "width": width,
             "identical_image_groups": int((table["group"].value_counts() > 1).sum()),
             "faces_not_detected": len(undetected),
-            **{f"{protocol}_outer_folds": int(folds.loc[folds["protocol"] == protocol,
-                                                        "outer_fold"].nunique())
+            "repeats": params.repeats,
+            **{f"{protocol}_outer_folds": int(folds.loc[folds["protocol"] == protocol]
+                                              .groupby("repeat")["outer_fold"].nunique().iloc[0])
                for protocol in params.protocols},
             "selection_sets": int(sets["selection_set"].nunique()),
         }
@@ -1131,7 +1154,7 @@ class YaleFaces(Dataset):
         selection set's choice; folds sharing a choice train side by side in one model."""
         folder = out / "fold_models"
         folder.mkdir()
-        folds = pd.DataFrame(data.outer_folds(), columns=["protocol", "outer_fold",
+        folds = pd.DataFrame(data.outer_folds(), columns=["repeat", "protocol", "outer_fold",
                                                           "selection_set"])
         folds["choice"] = [json.dumps(chosen[name]["hyperparameters"], sort_keys=True)
                            for name in folds["selection_set"]]
@@ -1140,9 +1163,8 @@ class YaleFaces(Dataset):
         for number, (choice, rows) in enumerate(folds.groupby("choice", sort=True)):
             values = json.loads(choice)
             set_names = sorted(rows["selection_set"].unique())
-            images = [training_images(data.folds, protocol, fold)
-                      for protocol, fold in zip(rows["protocol"], rows["outer_fold"],
-                                                strict=True)]
+            images = [training_images(data.folds, *outer_fold) for outer_fold in zip(
+                rows["repeat"], rows["protocol"], rows["outer_fold"], strict=True)]
             class_mask = np.stack([data.classes_of(train) for train in images])
             model = task_model(
                 tuning.fixed_hyperparameters(values), values, [bases[name] for name in set_names],
@@ -1174,6 +1196,8 @@ class YaleFaces(Dataset):
         predictions.to_csv(ctx.out / "predictions.csv", index=False)
         accuracy = predictions.groupby(["protocol", "method"])["correct"].agg(["mean", "size"])
         accuracy.to_csv(ctx.out / "accuracy.csv")
+        by_repeat = predictions.groupby(["protocol", "method", "repeat"])["correct"].mean()
+        by_repeat.unstack("repeat").to_csv(ctx.out / "accuracy_by_repeat.csv")
         by_condition = predictions.groupby(["protocol", "method", "condition"])["correct"].mean()
         by_condition.unstack("condition").to_csv(ctx.out / "accuracy_by_condition.csv")
         main = next(p for p in ("loo", "kfold", "two_subjects") if p in accuracy.index)
@@ -1187,15 +1211,18 @@ class YaleFaces(Dataset):
         plots.image_gallery(
             ctx.out / "misclassified.png",
             data.features[shown].reshape(-1, *data.shape),
-            [f"{data.table.loc[i, 'image']}→{CLASSES[p]}"
-             for i, p in zip(shown, errors["predicted"], strict=False)],
-            suptitle=f"{main}: the network's errors ({len(errors)})")
+            [f"{data.table.loc[i, 'image']}→{CLASSES[p]} (r{r})"
+             for i, p, r in zip(shown, errors["predicted"], errors["repeat"], strict=False)],
+            suptitle=f"{main}: the network's errors ({len(errors)}, all repetitions)")
         mlflow.log_artifacts(str(ctx.out), artifact_path="evaluate")
         return {
             **{f"{protocol}_{method}_accuracy": float(row["mean"])
                for (protocol, method), row in accuracy.iterrows()},
             **{f"{protocol}_{method}_predictions": int(row["size"])
                for (protocol, method), row in accuracy.iterrows()},
+            **{f"{protocol}_{method}_accuracy_repeat{repeat}": float(value)
+               for (protocol, method, repeat), value in by_repeat.items()
+               if method in ("network", "fisherfaces")},
             **{f"{main}_network_accuracy_{condition}": float(value)
                for (protocol, method, condition), value in by_condition.items()
                if protocol == main and method == "network"},
@@ -1306,11 +1333,11 @@ def network_predictions(data: Processed, models: Path) -> pd.DataFrame:
     for file, group in tasks.groupby("model"):
         model = keras.models.load_model(models / "fold_models" / file, compile=False)
         logits = model.predict(data.features, batch_size=len(data.features), verbose=0)
-        for protocol, fold, task in zip(group["protocol"], group["outer_fold"], group["task"],
-                                        strict=True):
-            held_out = held_out_images(data.folds, protocol, fold)
+        for repeat, protocol, fold, task in zip(group["repeat"], group["protocol"],
+                                                group["outer_fold"], group["task"], strict=True):
+            held_out = held_out_images(data.folds, repeat, protocol, fold)
             rows.append(pd.DataFrame({
-                "protocol": protocol, "method": "network", "image": held_out,
+                "repeat": repeat, "protocol": protocol, "method": "network", "image": held_out,
                 "actual": data.labels[held_out],
                 "predicted": logits[held_out, task].argmax(axis=1)}))
     return pd.concat(rows, ignore_index=True)
@@ -1330,10 +1357,10 @@ def classify_projected(method: str, train: np.ndarray, labels: np.ndarray,
     return nearest_neighbour(train, labels, test)
 
 
-def choose_components(method: str, x: np.ndarray, y: np.ndarray, inner: np.ndarray,
-                      candidates: Sequence[int]) -> int:
-    """The candidate PCA size with the best inner cross-validation accuracy (smallest on a
-    tie); sizes a fold cannot support (>= its training images) count as wrong."""
+def inner_correct(method: str, x: np.ndarray, y: np.ndarray, inner: np.ndarray,
+                  candidates: Sequence[int]) -> np.ndarray:
+    """Per candidate PCA size, the images the inner cross-validation classifies right; sizes
+    a fold cannot support (>= its training images) count as wrong."""
     correct = np.zeros(len(candidates))
     for fold in np.unique(inner):
         train, validation = inner != fold, inner == fold
@@ -1344,7 +1371,14 @@ def choose_components(method: str, x: np.ndarray, y: np.ndarray, inner: np.ndarr
                 predicted = classify_projected(method, z_train[:, :k], y[train],
                                                z_validation[:, :k])
                 correct[index] += (predicted == y[validation]).sum()
-    return int(candidates[int(np.argmax(correct))])
+    return correct
+
+
+def choose_components(method: str, x: np.ndarray, y: np.ndarray, inner: np.ndarray,
+                      candidates: Sequence[int]) -> int:
+    """The candidate PCA size with the best inner cross-validation accuracy (smallest on a
+    tie)."""
+    return int(candidates[int(np.argmax(inner_correct(method, x, y, inner, candidates)))])
 
 
 def baseline_predictions(data: Processed, candidates: Sequence[int]) -> list[pd.DataFrame]:
@@ -1354,9 +1388,9 @@ def baseline_predictions(data: Processed, candidates: Sequence[int]) -> list[pd.
     x, y = data.features, data.labels
     chosen: dict[tuple[str, str], int] = {}
     rows = []
-    for protocol, fold, name in data.outer_folds():
-        train = training_images(data.folds, protocol, fold)
-        held_out = held_out_images(data.folds, protocol, fold)
+    for repeat, protocol, fold, name in data.outer_folds():
+        train = training_images(data.folds, repeat, protocol, fold)
+        held_out = held_out_images(data.folds, repeat, protocol, fold)
         for method in ("eigenfaces_1nn", "fisherfaces", "fisherfaces_classic"):
             if method == "fisherfaces_classic":
                 k = len(train) - len(np.unique(y[train]))
@@ -1371,7 +1405,7 @@ def baseline_predictions(data: Processed, candidates: Sequence[int]) -> list[pd.
             pca = PCA(k, svd_solver="full").fit(x[train])
             predicted = classify_projected(method.removesuffix("_classic"), pca.transform(
                 x[train]), y[train], pca.transform(x[held_out]))
-            rows.append(pd.DataFrame({"protocol": protocol, "method": method,
+            rows.append(pd.DataFrame({"repeat": repeat, "protocol": protocol, "method": method,
                                       "image": held_out, "actual": y[held_out],
                                       "predicted": predicted, "components": k}))
     return rows
