@@ -54,8 +54,8 @@ def main() -> None:
     folds, sets = split_protocols(table, default, args.seed)
     features = {name: prepare_features(pixels, default.model_copy(update=changes))[0]
                 for name, changes in VARIANTS.items()}
-    data = {name: Processed(x, table, folds, sets, (0, 0)) for name, x in features.items()}
-    y = next(iter(data.values())).labels
+    protocols = Processed(features["face, equalize (default)"], table, folds, sets, (0, 0))
+    y = protocols.labels
     with threadpool_limits(1):
         for method in METHODS:
             # correct inner predictions per (selection set, variant, candidate size)
@@ -71,7 +71,8 @@ def main() -> None:
             print(f"\n{method}")
             for variant in [*VARIANTS, None]:
                 picks = {s: variant or nested[s] for s in nested}
-                scores = outer_accuracy(data, picks, correct, args.components, method)
+                scores = outer_accuracy(protocols, features, picks, correct, args.components,
+                                        method)
                 label = variant or "nested choice"
                 print(f"  {label:26s}" + "  ".join(f"{p} {a:.2%}" for p, a in scores.items()))
             for family in ("main", "two"):
@@ -80,18 +81,19 @@ def main() -> None:
                 print(f"  {family} sets picked: {dict(chosen)}")
 
 
-def outer_accuracy(data: dict[str, Processed], picks: dict[str, str],
+def outer_accuracy(protocols: Processed, features: dict[str, np.ndarray], picks: dict[str, str],
                    correct: dict[tuple[str, str], np.ndarray], candidates: list[int],
                    method: str) -> dict[str, float]:
     """Per protocol, the held-out accuracy (all repetitions' predictions) when each outer fold
     uses its selection set's variant and that variant's best PCA size (smallest on a tie)."""
     hits: dict[str, list[bool]] = {}
-    for repeat, protocol, fold, set_name in next(iter(data.values())).outer_folds():
+    y = protocols.labels
+    for repeat, protocol, fold, set_name in protocols.outer_folds():
         variant = picks[set_name]
         k = candidates[int(np.argmax(correct[set_name, variant]))]
-        x, y = data[variant].features, data[variant].labels
-        train = training_images(data[variant].folds, repeat, protocol, fold)
-        held_out = held_out_images(data[variant].folds, repeat, protocol, fold)
+        x = features[variant]
+        train = training_images(protocols.folds, repeat, protocol, fold)
+        held_out = held_out_images(protocols.folds, repeat, protocol, fold)
         pca = PCA(k, svd_solver="full").fit(x[train])
         predicted = classify_projected(method, pca.transform(x[train]), y[train],
                                        pca.transform(x[held_out]))

@@ -1047,8 +1047,8 @@ class YaleFaces(Dataset):
             "identical_image_groups": int((table["group"].value_counts() > 1).sum()),
             "faces_not_detected": len(undetected),
             "repeats": params.repeats,
-            **{f"{protocol}_outer_folds": int(folds.loc[folds["protocol"] == protocol]
-                                              .groupby("repeat")["outer_fold"].nunique().iloc[0])
+            **{f"{protocol}_outer_folds": int(folds.loc[
+                (folds["protocol"] == protocol) & (folds["repeat"] == 0), "outer_fold"].nunique())
                for protocol in params.protocols},
             "selection_sets": int(sets["selection_set"].nunique()),
         }
