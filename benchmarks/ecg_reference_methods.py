@@ -3,7 +3,7 @@ pipeline's models: logistic regression and 1-NN on the raw samples, and full ROC
 al. 2020: random dilated convolution kernels, proportion-of-positive-values and max features, a
 ridge classifier), a top entry of the UCR benchmarks.
 
-The pipeline's ROCKET (``pipeline.random_convolutions``, the ECG default) keeps only the max
+The pipeline's ROCKET (``pipeline.experiments.ecg5000.rocket``, the ECG default) keeps only the max
 feature, which integrated gradients can explain; the kernels here are the pipeline's draw, the
 proportion-of-positive-values feature and the biases are added in NumPy (rather than taking
 sktime or aeon, which would bring numba into the project for one benchmark).
@@ -21,8 +21,8 @@ from sklearn.linear_model import LogisticRegression, RidgeClassifierCV
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
 
-from pipeline.datasets.ecg5000 import UCR_LAYOUT, UCR_TEST, UCR_TRAIN, read_beats
-from pipeline.random_convolutions import random_kernels
+from pipeline.experiments.ecg5000.beats import UCR_LAYOUT, UCR_TEST, UCR_TRAIN, read_beats
+from pipeline.experiments.ecg5000.rocket import random_kernels
 
 NORMAL = 1  # UCR beat class 1
 

@@ -26,6 +26,7 @@ Writes ``results.csv`` (one row per setting, cell and seed) and ``summary.md`` t
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -36,28 +37,27 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from pipeline import attribution, tuning
-from pipeline.classifier import predict_probabilities
-from pipeline.config import load_dataset_params
-from pipeline.datasets.ecg5000 import (
-    UCR_LAYOUT,
-    UCR_TEST,
-    UCR_TRAIN,
-    AugmentationParams,
-    Ecg5000,
-    Params,
-    build_recurrent,
+from pipeline.core.errors import DataError
+from pipeline.core.params import load_experiment_params
+from pipeline.core.reproducibility import seed_everything
+from pipeline.experiments.ecg5000.beats import UCR_LAYOUT, UCR_TEST, UCR_TRAIN, read_beats
+from pipeline.experiments.ecg5000.labels import (
+    class_names,
     class_weights,
-    fit_scaler,
-    normal_vs_abnormal,
-    read_beats,
-    scale,
     task_labels,
+    training_class_names,
 )
-from pipeline.errors import DataError
-from pipeline.reproducibility import seed_everything
-from pipeline.splits import stratified_indices
-from pipeline.training import TrainParams, fit
+from pipeline.experiments.ecg5000.logits import normal_vs_abnormal
+from pipeline.experiments.ecg5000.params import AugmentationParams, Params
+from pipeline.experiments.ecg5000.preprocess import fit_scaler, scale
+from pipeline.experiments.ecg5000.recurrent import build_recurrent
+from pipeline.ml import attribution
+from pipeline.ml.params import TrainParams
+from pipeline.ml.predict import predict_probabilities
+from pipeline.ml.search_space import fixed_hyperparameters
+from pipeline.ml.splits import stratified_indices
+from pipeline.ml.training import fit
+from pipeline.ml.tuning import search
 
 REPO = Path(__file__).resolve().parents[1]
 CELLS = ("lstm", "simple_rnn")
@@ -94,6 +94,12 @@ def labelled(splits: dict[str, Split], task: str, beat_classes: bool) -> dict[st
     }
 
 
+def configuration_hash(*parts: object) -> str:
+    """A short stable hash of JSON-able parts: the search's folder, resumed when they match."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def gradient_reach(model: keras.Model, x: np.ndarray) -> float:
     """Mean |d logit / d x_t| over the first 20 samples over that over the last 20."""
     predicted = predict_probabilities(model, x).argmax(axis=1)
@@ -127,7 +133,7 @@ def run_setting(
     for seed in seeds:
         seed_everything(seed)
         with mlflow.start_run(run_name=f"{setting}-{cell}-seed{seed}", nested=True):
-            model = build_recurrent(tuning.fixed_hyperparameters(hp_values), hp_values,
+            model = build_recurrent(fixed_hyperparameters(hp_values), hp_values,
                                     classes[0], augmentation)
             started = time.perf_counter()
             history = fit(model, splits["train"], splits["validation"], train_params,
@@ -163,11 +169,10 @@ def main() -> None:
     mlflow.set_tracking_uri(f"sqlite:///{(args.out / 'mlflow.db').resolve()}")
     mlflow.set_experiment("ecg_rnn_comparison")
 
-    params: Params = load_dataset_params(REPO / "params.yaml", "ecg5000", Params)
+    params: Params = load_experiment_params(REPO / "params.yaml", "ecg5000", Params)
     params = params.model_copy(update={"preprocess": params.preprocess.model_copy(
         update={"task": args.task})})
-    dataset = Ecg5000()
-    scored = len(dataset.class_names(params))
+    scored = len(class_names(params.preprocess))
     seed = 42
     splits = load_splits(args.shared, seed, params.preprocess.validation_fraction)
     seeds = list(range(args.seeds))
@@ -182,7 +187,7 @@ def main() -> None:
                                     labelled(splits, args.task, beat_classes=False),
                                     (scored, scored), seeds)
         if "pipeline" in args.settings:
-            rows += pipeline_setting(params, dataset, splits, args, seed, seeds)
+            rows += pipeline_setting(params, splits, args, seed, seeds)
     results = pd.DataFrame(rows)
     results.to_csv(args.out / "results.csv", index=False)
     summary = summarise(results, args, time.perf_counter() - started)
@@ -191,13 +196,13 @@ def main() -> None:
 
 
 def pipeline_setting(
-    params: Params, dataset: Ecg5000, splits: dict[str, Split], args: argparse.Namespace,
-    seed: int, seeds: list[int],
+    params: Params, splits: dict[str, Split], args: argparse.Namespace, seed: int,
+    seeds: list[int],
 ) -> list[dict]:
     """The same random search for each cell (the cell fixed, everything else as in
     params.yaml), then its best single model retrained with each seed (no ensemble)."""
-    learnt = len(dataset.training_class_names(params))
-    scored = len(dataset.class_names(params))
+    learnt = len(training_class_names(params.preprocess))
+    scored = len(class_names(params.preprocess))
     data = labelled(splits, args.task, beat_classes=learnt == 5)
     weights = class_weights(data["train"][1], learnt, params.preprocess.class_weights)
     tune_params = params.tune.model_copy(update={"tuner": "random_search",
@@ -206,10 +211,10 @@ def pipeline_setting(
     for cell in CELLS:
         space = {**params.tune.search_space, "cell": cell}
         with mlflow.start_run(run_name=f"search-{cell}", nested=True):
-            best, _ = tuning.search(
+            best, _ = search(
                 lambda hp, space=space: build_recurrent(hp, space, learnt, None),
                 params=tune_params, train=data["train"], validation=data["validation"],
-                workdir=args.out / "tuning" / tuning.configuration_hash(
+                workdir=args.out / "tuning" / configuration_hash(
                     space, tune_params.model_dump(mode="json"), args.task, learnt, seed),
                 seed=seed, class_weight=weights,
             )

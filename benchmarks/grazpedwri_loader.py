@@ -7,8 +7,9 @@ the real radiographs found there. Three loaders produce batches of 64 at 224 x 2
 
 * ``report_idg_raw``: the report's ``ImageDataGenerator(rescale=1/255)``,
   ``flow_from_dataframe`` on the original PNGs, RGB, 224 x 224 (squashed, 8-bit);
-* ``pipeline_tf_data``: the pipeline's loader (:func:`pipeline.image_loading.image_dataset`)
-  on the prepared 224 x 224 16-bit squares the preprocess stage writes;
+* ``pipeline_tf_data``: the pipeline's loader
+  (:func:`pipeline.experiments.grazpedwri_dx.images.image_dataset`) on the prepared
+  224 x 224 16-bit squares the preprocess stage writes;
 * ``report_idg_prepared``: the report's generator on those same prepared squares, which
   separates the loader's own speed from the work preparation saves.
 
@@ -31,16 +32,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.datasets.grazpedwri_dx import (
-    IntensityParams,
+from pipeline.experiments.grazpedwri_dx.images import image_dataset
+from pipeline.experiments.grazpedwri_dx.metadata import (
     generate_metadata,
-    prepare_image,
     read_metadata,
     select_images,
     write_metadata,
-    write_standins,
 )
-from pipeline.image_loading import image_dataset
+from pipeline.experiments.grazpedwri_dx.params import IntensityParams
+from pipeline.experiments.grazpedwri_dx.preprocess import prepare_image
+from pipeline.experiments.grazpedwri_dx.standins import write_standins
 
 REPO = Path(__file__).resolve().parents[1]
 REAL = REPO.parent / "shared" / "datasets" / "grazpedwri-dx"

@@ -20,17 +20,12 @@ import numpy as np
 from sklearn.decomposition import PCA
 from threadpoolctl import threadpool_limits
 
-from pipeline.datasets.yalefaces import (
-    PreprocessParams,
-    Processed,
-    classify_projected,
-    held_out_images,
-    inner_correct,
-    prepare_features,
-    read_database,
-    split_protocols,
-    training_images,
-)
+from pipeline.experiments.yalefaces.baselines import classify_projected, inner_correct
+from pipeline.experiments.yalefaces.database import read_database
+from pipeline.experiments.yalefaces.features import prepare_features
+from pipeline.experiments.yalefaces.params import PreprocessParams
+from pipeline.experiments.yalefaces.processed import Processed, held_out_images, training_images
+from pipeline.experiments.yalefaces.protocols import split_protocols
 
 VARIANTS = {  # name: changes to the default preprocess params
     "whole image, none": {"crop": None, "lighting": "none"},

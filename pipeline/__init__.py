@@ -1,6 +1,8 @@
-"""A reproducible, DVC-managed deep-learning pipeline for four real datasets."""
+"""A reproducible, DVC-managed deep-learning pipeline re-running a neural-network course's
+experiments. Layers, lowest first: ``core`` (running a stage), ``tracking`` (MLflow and the
+console), ``download`` and ``ml`` (the shared toolkit), ``experiments/<name>`` (one folder
+per experiment), and on top ``report`` and ``cli``."""
 
-import os
+from pipeline.tracking.console import import_backend_quietly
 
-# Quieter TensorFlow start-up; must be set before TensorFlow is first imported.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import_backend_quietly()  # before any module imports Keras

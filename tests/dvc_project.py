@@ -1,5 +1,6 @@
 """Helpers for tests that run the pipeline with DVC in a throw-away git repository: tiny
-synthetic MNIST params, the project copy, and running a command with the venv on PATH."""
+synthetic MNIST params, the project copy (its dvc.yaml cut down to the experiments a test
+runs), and running a command with the venv on PATH."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from pipeline.core.outputs import read_stage_metrics
+from pipeline.core.paths import ExperimentPaths
 
 REPO = Path(__file__).resolve().parents[1]
 GIT_USER = ["-c", "user.name=t", "-c", "user.email=t@t"]
@@ -26,9 +30,10 @@ class QueueRun:
 
 
 def environment(**extra: str) -> dict[str, str]:
-    """This process's environment with the venv first on PATH and no MLflow override, so
-    the stages log to the project's own store."""
-    env = {key: value for key, value in os.environ.items() if key != "MLFLOW_TRACKING_URI"}
+    """This process's environment with the venv first on PATH and no MLflow or mirror
+    override, so the stages log to the project's own store and fetch only what a test says."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("MLFLOW_TRACKING_URI", "PIPELINE_MIRROR")}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     return {**env, **extra}
 
@@ -43,11 +48,10 @@ def run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> str
     return result.stdout
 
 
-def write_params(folder: Path, dataset: str, changes: dict) -> Path:
-    """The repository's params.yaml with only ``dataset`` listed and dotted-key ``changes``
-    (``{"mnist.train.epochs": 1}``) applied, written to ``folder``."""
+def write_params(folder: Path, changes: dict) -> Path:
+    """The repository's params.yaml with dotted-key ``changes`` (``{"mnist.train.epochs": 1}``)
+    applied, written to ``folder``."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["datasets"] = [dataset]
     for dotted, value in changes.items():
         *parents, key = dotted.split(".")
         node = params
@@ -61,7 +65,6 @@ def write_params(folder: Path, dataset: str, changes: dict) -> Path:
 
 def tiny_params() -> dict:
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["datasets"] = ["mnist"]
     params["data"]["synthetic"] = True
     mnist = params["mnist"]
     mnist["download"].update(synthetic_train_images=400, synthetic_test_images=100)
@@ -72,12 +75,32 @@ def tiny_params() -> dict:
     return params
 
 
-def init_project(root: Path, params: dict) -> Path:
-    """A git + DVC repository at ``root`` with the pipeline, dvc.yaml and ``params``."""
+def pipeline_of(experiments: list[str]) -> dict:
+    """The repository's dvc.yaml with only the stages of ``experiments``, and a report of
+    those."""
+    pipeline = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    stages = {name: stage for name, stage in pipeline["stages"].items()
+              if name.split("-")[0] in experiments}
+    report = pipeline["stages"]["report"]
+    stages["report"] = {
+        **report,
+        "cmd": " ".join(["python -m pipeline.report", *experiments]),
+        "deps": [dep for dep in report["deps"] if not dep.startswith(("metrics/", "data/"))
+                 or set(dep.split("/")) & set(experiments)],
+    }
+    metrics = [path for path in pipeline.get("metrics", [])
+               if set(path.split("/")) & set(experiments)]
+    return {**pipeline, "stages": stages, "metrics": metrics}
+
+
+def init_project(root: Path, params: dict, experiments: list[str] | None = None) -> Path:
+    """A git + DVC repository at ``root`` with the pipeline, ``params`` and the dvc.yaml of
+    ``experiments`` (MNIST by default)."""
     shutil.copytree(REPO / "pipeline", root / "pipeline",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("dvc.yaml", ".gitignore"):
-        shutil.copy(REPO / name, root / name)
+    shutil.copy(REPO / ".gitignore", root / ".gitignore")
+    (root / "dvc.yaml").write_text(yaml.safe_dump(pipeline_of(experiments or ["mnist"]),
+                                                  sort_keys=False))
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "init", "-q"], root)
     run(["dvc", "init", "-q"], root)
@@ -100,3 +123,10 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def stage_metrics(root: Path, experiment: str, stage: str) -> dict:
+    """The headline metrics a stage wrote in the project at ``root``."""
+    metrics = read_stage_metrics(ExperimentPaths(root, experiment), stage)
+    assert metrics is not None, f"{experiment}-{stage} wrote no metrics in {root}"
+    return metrics

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from keras import layers
 
-from pipeline.attribution import grad_cam, integrated_gradients, saliency
+from pipeline.ml.attribution import grad_cam, integrated_gradients, saliency
 
 PATCH = (slice(4, 10), slice(16, 22))  # rows, columns of the class-deciding patch
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.config import load_dataset_params, load_shared_params
-from pipeline.datasets.mnist import Params as MnistParams
-from pipeline.errors import ParamsError
+from pipeline.core.errors import ParamsError
+from pipeline.core.params import load_experiment_params, load_shared_params
+from pipeline.experiments.mnist.params import Params as MnistParams
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,15 +24,15 @@ def write_params(tmp_path: Path, edit) -> Path:
 
 def test_the_repository_params_are_valid() -> None:
     shared = load_shared_params(REPO / "params.yaml")
-    assert "mnist" in shared.datasets
-    params = load_dataset_params(REPO / "params.yaml", "mnist", MnistParams)
+    assert shared.seed == 42 and shared.data.synthetic is False
+    params = load_experiment_params(REPO / "params.yaml", "mnist", MnistParams)
     assert params.train.epochs >= 1
 
 
 def test_unknown_key_is_named_with_the_allowed_keys(tmp_path: Path) -> None:
     path = write_params(tmp_path, lambda p: p["mnist"]["train"].update(epochz=3))
     with pytest.raises(ParamsError) as error:
-        load_dataset_params(path, "mnist", MnistParams)
+        load_experiment_params(path, "mnist", MnistParams)
     message = str(error.value)
     assert "mnist.train.epochz: unknown key" in message
     assert "epochs" in message  # the allowed keys are listed
@@ -41,7 +41,7 @@ def test_unknown_key_is_named_with_the_allowed_keys(tmp_path: Path) -> None:
 def test_wrong_type_names_key_and_value(tmp_path: Path) -> None:
     path = write_params(tmp_path, lambda p: p["mnist"]["train"].update(batch_size="big"))
     with pytest.raises(ParamsError, match=r"mnist\.train\.batch_size: .*integer.*'big'"):
-        load_dataset_params(path, "mnist", MnistParams)
+        load_experiment_params(path, "mnist", MnistParams)
 
 
 def test_out_of_range_value_is_refused(tmp_path: Path) -> None:
@@ -49,14 +49,14 @@ def test_out_of_range_value_is_refused(tmp_path: Path) -> None:
         tmp_path, lambda p: p["mnist"]["preprocess"].update(validation_fraction=0.9)
     )
     with pytest.raises(ParamsError, match=r"mnist\.preprocess\.validation_fraction: .*less than"):
-        load_dataset_params(path, "mnist", MnistParams)
+        load_experiment_params(path, "mnist", MnistParams)
 
 
 def test_bad_search_space_range_is_refused(tmp_path: Path) -> None:
     space = {"learning_rate": {"min": 0.0, "max": 0.1, "sampling": "log"}}
     path = write_params(tmp_path, lambda p: p["mnist"]["tune"]["search_space"].update(space))
     with pytest.raises(ParamsError, match=r"mnist\.tune\.search_space\.learning_rate"):
-        load_dataset_params(path, "mnist", MnistParams)
+        load_experiment_params(path, "mnist", MnistParams)
 
 
 def test_shared_section_errors(tmp_path: Path) -> None:
@@ -71,12 +71,12 @@ def test_shared_section_errors(tmp_path: Path) -> None:
 def test_unknown_preset_lists_the_presets(tmp_path: Path) -> None:
     path = write_params(tmp_path, lambda p: p["mnist"].update(preset="report_z"))
     with pytest.raises(ParamsError, match=r"mnist\.preset: unknown preset 'report_z'.*report_d"):
-        load_dataset_params(path, "mnist", MnistParams)
+        load_experiment_params(path, "mnist", MnistParams)
 
 
 def test_preset_is_merged_over_the_base_section(tmp_path: Path) -> None:
     path = write_params(tmp_path, lambda p: p["mnist"].update(preset="report_d_fixed_cnn"))
-    params = load_dataset_params(path, "mnist", MnistParams)
+    params = load_experiment_params(path, "mnist", MnistParams)
     assert params.train.epochs == 15 and params.train.batch_size == 64
     assert params.train.augmentation is None
     assert params.tune.search_space["filters_2"] == 64
@@ -90,3 +90,12 @@ def test_missing_or_broken_file(tmp_path: Path) -> None:
     broken.write_text("seed: [1,\n")
     with pytest.raises(ParamsError, match="not valid YAML"):
         load_shared_params(broken)
+
+
+@pytest.mark.parametrize("key", ["seeed", "mnsit"])
+def test_an_unknown_top_level_key_is_named(tmp_path: Path, key: str) -> None:
+    """A typo of a shared key or of an experiment's section would otherwise be ignored."""
+    path = write_params(tmp_path, lambda p: p.update({key: 1}))
+    expected = rf"{key}: unknown top-level key \(allowed: .*mnist.*seed"
+    with pytest.raises(ParamsError, match=expected):
+        load_shared_params(path)

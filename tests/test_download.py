@@ -3,108 +3,26 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
-import os
 import socket
-import tarfile
-import threading
-import zipfile
 from collections.abc import Iterator
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from fakes.file_server import FileServer, running
 
-from pipeline.download import Source, extract_archive, fetch
-from pipeline.errors import DownloadError
+from pipeline.core.errors import DownloadError
+from pipeline.download.fetch import fetch, partial_file
+from pipeline.download.source import Source
 
 DATASET = "toy"
 FAST = {"backoff_seconds": 0.01, "timeout_seconds": 5.0, "progress": False}
 
 
-# -- a small file server that can misbehave on request ----------------------------------------
-
-
-class FileServer(ThreadingHTTPServer):
-    """Serves ``root`` with Range support; tests set the misbehaviour fields below."""
-
-    daemon_threads = True
-
-    def __init__(self, root: Path) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.root = root
-        self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
-        self.cut_after: dict[str, int] = {}  # path -> bytes sent before dropping, once
-        self.failures: dict[str, int] = {}  # path -> how many 500s to answer first
-        self.ignore_range = False
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server_port}/{path}"
-
-    def add(self, path: str, data: bytes) -> str:
-        file = self.root / path
-        file.parent.mkdir(parents=True, exist_ok=True)
-        file.write_bytes(data)
-        return self.url(path)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: FileServer
-
-    def do_GET(self) -> None:
-        path = self.path.lstrip("/")
-        self.server.requests.append((path, self.headers.get("Range")))
-        if self.server.failures.get(path, 0) > 0:
-            self.server.failures[path] -= 1
-            self.send_error(HTTPStatus.INTERNAL_SERVER_ERROR)
-            return
-        file = self.server.root / path
-        if not file.is_file():
-            self.send_error(HTTPStatus.NOT_FOUND)
-            return
-        data = file.read_bytes()
-        start = self._range_start()
-        if start >= len(data) > 0:
-            self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
-            self.send_header("Content-Range", f"bytes */{len(data)}")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        if start:
-            self.send_response(HTTPStatus.PARTIAL_CONTENT)
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        else:
-            self.send_response(HTTPStatus.OK)
-        body = data[start:]
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        cut = self.server.cut_after.pop(path, None)
-        self.wfile.write(body if cut is None else body[:cut])
-        self.close_connection = cut is not None
-
-    def _range_start(self) -> int:
-        header = self.headers.get("Range")
-        if header is None or self.server.ignore_range:
-            return 0
-        return int(header.removeprefix("bytes=").split("-")[0])
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Keep the test output quiet."""
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[FileServer]:
-    root = tmp_path / "served"
-    root.mkdir()
-    httpd = FileServer(root)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
+    with running(tmp_path / "served") as httpd:
+        yield httpd
 
 
 @pytest.fixture
@@ -175,7 +93,7 @@ def test_complete_part_file_answered_with_416_is_used(server: FileServer, dest: 
     data = payload(1000)
     url = server.add("file.bin", data)
     dest.mkdir()
-    (dest / "file.bin.part").write_bytes(data)
+    partial_file(dest, url, "file.bin").write_bytes(data)
 
     path = fetch(source_for(url, data), dest, **FAST)
 
@@ -188,7 +106,7 @@ def test_part_file_that_does_not_fit_is_restarted(server: FileServer, dest: Path
     data = payload(1000)
     url = server.add("file.bin", data)
     dest.mkdir()
-    (dest / "file.bin.part").write_bytes(payload(2000, seed=4))  # longer than the real file
+    partial_file(dest, url, "file.bin").write_bytes(payload(2000, seed=4))  # too long
 
     path = fetch(source_for(url, data), dest, **FAST)
 
@@ -227,7 +145,7 @@ def test_404_names_the_url_and_the_ways_out(server: FileServer, dest: Path) -> N
 
     message = str(caught.value)
     assert url in message and "HTTP 404" in message
-    assert "data.mirror" in message and f"{DATASET}/file.bin" in message
+    assert "$PIPELINE_MIRROR" in message and f"{DATASET}/file.bin" in message
     assert "data.synthetic: true" in message
     assert len(server.requests) == 1  # a 404 is not retried
     assert listing(dest) == []
@@ -239,7 +157,7 @@ def test_unreachable_host_names_the_cause(closed_port_url: str, dest: Path) -> N
 
     message = str(caught.value)
     assert closed_port_url in message and "connection refused" in message
-    assert "data.mirror" in message and "data.synthetic: true" in message
+    assert "$PIPELINE_MIRROR" in message and "data.synthetic: true" in message
     assert listing(dest) == []
 
 
@@ -294,7 +212,7 @@ def test_not_enough_disk_space(server: FileServer, dest: Path) -> None:
     data = payload(2000)
     source = source_for(server.add("file.bin", data), data, size=2**62)
 
-    with pytest.raises(DownloadError, match=r"Not enough free disk space .* MiB needed"):
+    with pytest.raises(DownloadError, match=r"not enough free disk space .* MiB needed"):
         fetch(source, dest, **FAST)
     assert server.requests == []
     assert listing(dest) == []
@@ -362,7 +280,7 @@ def test_mirror_with_other_content_falls_back_to_the_network(
 
     assert path.read_bytes() == official
     assert len(server.requests) == 1
-    assert "Ignoring mirror copy" in caplog.text
+    assert f"{mirror / DATASET / 'file.bin'}: expected sha256" in caplog.text
     assert listing(dest) == ["file.bin"]
 
 
@@ -390,97 +308,76 @@ def test_mirror_as_http_url_prefix(server: FileServer, closed_port_url: str, des
     assert listing(dest) == ["file.bin"]
 
 
-# -- archives -----------------------------------------------------------------------------------
-
-FILES = {"a.txt": b"alpha", "sub/b.bin": bytes(range(256)) * 10}
+# -- every way in verified; interrupted mirrors resumed; messages that say what applies ---------
 
 
-def make_zip(path: Path, members: dict[str, bytes]) -> Path:
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return path
-
-
-def make_tar(path: Path, members: dict[str, bytes], symlink: str | None = None) -> Path:
-    with tarfile.open(path, "w:gz") as archive:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-        if symlink is not None:
-            link = tarfile.TarInfo("link")
-            link.type, link.linkname = tarfile.SYMTYPE, symlink
-            archive.addfile(link)
-    return path
-
-
-def expected_extraction(dest: Path, extracted: list[Path]) -> None:
-    assert sorted(extracted) == sorted(dest / name for name in FILES)
-    for name, data in FILES.items():
-        assert (dest / name).read_bytes() == data
-
-
-@pytest.mark.parametrize("make", [make_zip, make_tar], ids=["zip", "tar.gz"])
-def test_archive_extracts(tmp_path: Path, dest: Path, make) -> None:
-    archive = make(tmp_path / "archive", FILES)
-
-    expected_extraction(dest, extract_archive(archive, dest))
-    assert sorted(os.listdir(tmp_path)) == ["archive", "raw"]  # no staging folder left
-
-
-def test_fetch_extracts_and_keeps_the_archive(server: FileServer, tmp_path: Path) -> None:
-    archive = make_tar(tmp_path / "a.tgz", FILES).read_bytes()
-    source = source_for(server.add("a.tgz", archive), archive, filename="a.tgz", extract=True)
-    dest = tmp_path / "out"
-
-    fetch(source, dest, **FAST)
-
-    assert (dest / "a.tgz").read_bytes() == archive
-    expected_extraction(dest, [dest / name for name in FILES])
-
-
-@pytest.mark.parametrize(
-    ("make", "member", "why"),
-    [
-        (lambda p: make_zip(p, {**FILES, "../evil": b"x"}), "../evil", "'..'"),
-        (lambda p: make_tar(p, {**FILES, "../evil": b"x"}), "../evil", "'..'"),
-        (lambda p: make_zip(p, {**FILES, "/tmp/evil": b"x"}), "/tmp/evil", "absolute"),
-        (lambda p: make_tar(p, {**FILES, "/tmp/evil": b"x"}), "/tmp/evil", "absolute"),
-        (lambda p: make_tar(p, FILES, symlink="/etc/passwd"), "link", "link"),
-    ],
-    ids=["zip-dotdot", "tar-dotdot", "zip-absolute", "tar-absolute", "tar-symlink"],
-)
-def test_unsafe_member_is_refused(tmp_path: Path, dest: Path, make, member: str, why: str) -> None:
-    archive = make(tmp_path / "archive")
+@pytest.mark.parametrize("verified_by", ["checksum", "content"])
+def test_a_body_cut_short_without_content_length_never_passes(
+    server: FileServer, tmp_path: Path, dest: Path, verified_by: str
+) -> None:
+    """The server sends no Content-Length and closes halfway: to HTTP that is a complete
+    body, so only verification can tell. Without a known checksum the content check does."""
+    data = payload(4000)
+    url = server.add("file.bin", data)
+    server.no_length.add("file.bin")
+    server.cut_after["file.bin"] = 2000
+    source = source_for(url, data) if verified_by == "checksum" else source_for(
+        url, data, sha256=None)
 
     with pytest.raises(DownloadError) as caught:
-        extract_archive(archive, dest)
+        fetch(source, dest, content_check=lambda path: path.read_bytes() == data, **FAST)
 
     message = str(caught.value)
-    assert str(archive) in message and repr(member) in message and why in message
-    assert listing(dest) == []
-    assert sorted(os.listdir(tmp_path)) == ["archive", "raw"]
-
-
-@pytest.mark.parametrize(
-    ("limits", "why"),
-    [({"max_total_bytes": 10_000}, "10000 bytes"), ({"max_members": 1}, "1 members")],
-    ids=["bytes", "members"],
-)
-def test_archive_limits(tmp_path: Path, dest: Path, limits: dict, why: str) -> None:
-    bomb = make_zip(tmp_path / "archive", {"zeros": bytes(2**20), "more": b"x"})
-    assert bomb.stat().st_size < 10_000  # it compresses a lot
-
-    with pytest.raises(DownloadError, match=why) as caught:
-        extract_archive(bomb, dest, **limits)
-
-    assert str(bomb) in str(caught.value)
+    assert url in message and "the download was deleted" in message
+    assert ("expected sha256" if verified_by == "checksum" else "content check failed") in (
+        message)
     assert listing(dest) == []
 
 
-def test_not_an_archive(tmp_path: Path, dest: Path) -> None:
-    (tmp_path / "plain.txt").write_text("hello")
+def test_an_interrupted_mirror_download_resumes_in_the_next_run(
+    server: FileServer, closed_port_url: str, tmp_path: Path, dest: Path
+) -> None:
+    data = payload(3 * 2**20, seed=5)
+    server.add(f"mirror/{DATASET}/file.bin", data)
+    server.cut_after[f"mirror/{DATASET}/file.bin"] = 2**20 + 2**19
+    partials = tmp_path / "cache"
+    source = source_for(closed_port_url, data)
+    settings = {**FAST, "retries": 0}
 
-    with pytest.raises(DownloadError, match="neither a zip nor a tar"):
-        extract_archive(tmp_path / "plain.txt", dest)
+    with pytest.raises(DownloadError):  # the mirror drops, the network is unreachable
+        fetch(source, dest, mirror=server.url("mirror/"), partials=partials, **settings)
+    (partial,) = partials.iterdir()
+    assert 0 < partial.stat().st_size < len(data)
+
+    path = fetch(source, dest, mirror=server.url("mirror/"), partials=partials, **settings)
+
+    assert path.read_bytes() == data
+    assert server.requests[-1] == (f"mirror/{DATASET}/file.bin", f"bytes={partial_size(data)}-")
+    assert list(partials.iterdir()) == []
+
+
+def partial_size(data: bytes) -> int:
+    """What the cut mirror delivered before dropping: whole 1 MiB chunks reach the disk."""
+    return 2**20 + 2**19 - (2**20 + 2**19) % 2**20 if len(data) > 2**20 else 0
+
+
+def test_a_rejected_mirror_copy_is_named_in_the_way_out(
+    closed_port_url: str, tmp_path: Path, dest: Path
+) -> None:
+    data = payload(3000)
+    mirror = make_mirror(tmp_path / "mirror", payload(3000, seed=9))
+
+    with pytest.raises(DownloadError) as caught:
+        fetch(source_for(closed_port_url, data), dest, mirror=str(mirror), retries=0, **FAST)
+
+    message = str(caught.value)
+    copy = mirror / DATASET / "file.bin"
+    assert f"  - {copy}: expected sha256" in message
+    assert f"  - {closed_port_url}: connection refused" in message
+    assert f"put the official file.bin at {copy} (the mirror's copy was rejected)" in message
+    assert " set $PIPELINE_MIRROR to" not in message  # it is set: that advice would be false
+
+
+def test_a_source_that_cannot_be_verified_is_a_programming_error(dest: Path) -> None:
+    with pytest.raises(ValueError, match="a checksum or a content check"):
+        fetch(Source(DATASET, "http://127.0.0.1:9/x", "x.bin"), dest, **FAST)

@@ -1,9 +1,12 @@
-"""ECG5000: both file layouts parse, bad rows are reported, splits are clean, stages run."""
+"""ECG5000: both file layouts parse, bad rows are reported, downloads are checked by content,
+splits are clean, stages run."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
+import zipfile
 from pathlib import Path
 
 import keras
@@ -13,30 +16,33 @@ import pandas as pd
 import pytest
 import yaml
 from dvc_project import write_params
+from fakes.folder_server import serve_folder
+from fakes.ucr_archive import write_archive
 
-from pipeline.config import load_dataset_params
-from pipeline.datasets.ecg5000 import (
+from pipeline.cli import run_stage
+from pipeline.core.errors import DataError, DownloadError, ParamsError, PipelineError
+from pipeline.core.params import load_experiment_params
+from pipeline.core.paths import ExperimentPaths
+from pipeline.experiments.ecg5000.beats import (
     CSV_FILE,
     CSV_LAYOUT,
-    DATASET,
     UCR_FINGERPRINTS,
     UCR_LAYOUT,
     UCR_TEST,
     UCR_TRAIN,
-    MembersLoss,
-    Params,
-    build_recurrent,
-    ensemble_logits,
-    normal_vs_abnormal,
     read_beats,
-    synthetic_beats,
     ucr_fingerprint,
-    write_csv_file,
     write_ucr_file,
 )
-from pipeline.errors import DataError, DownloadError, ParamsError, PipelineError
-from pipeline.runner import run_stage
-from pipeline.splits import load_split
+from pipeline.experiments.ecg5000.logits import MembersLoss, ensemble_logits, normal_vs_abnormal
+from pipeline.experiments.ecg5000.params import Params
+from pipeline.experiments.ecg5000.recurrent import build_recurrent
+from pipeline.experiments.ecg5000.synthetic import (
+    synthetic_beats,
+    write_csv_file,
+)
+from pipeline.experiments.ecg5000.ucr_archive import holds_official_split, read_split
+from pipeline.ml.split_files import load_split
 
 REPO = Path(__file__).resolve().parents[1]
 PRESETS = ["default", *yaml.safe_load((REPO / "params.yaml").read_text())["ecg5000"]["presets"]]
@@ -55,10 +61,39 @@ TINY = {
     "ecg5000.explain.beats_for_class_profile": 5,
     "ecg5000.explain.integrated_gradients_steps": 8,
 }
+# the figures `dvc exp show` compares, per stage (besides synthetic and the stage's time);
+# None: what the shared train_classifier declares
+HEADLINE = {
+    "download": {"files", "bytes"},
+    "preprocess": {"train_beats", "validation_beats", "test_beats", "rows_dropped"},
+    "evaluate": {"accuracy", "macro_f1", "roc_auc", "baseline_logreg_accuracy",
+                 "baseline_1nn_accuracy"},
+    "explain": {"completeness_error_median"},
+}
+HEADLINE_BY_MODEL = {
+    "random_kernels": {"tune": {"val_accuracy"},
+                       "train": {"loo_squared_error"}},
+    "recurrent": {"tune": {"trials", "best_val_loss"}, "train": None},
+}
+
+
+@pytest.fixture(autouse=True)
+def no_mirror(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test fetches from where it says only."""
+    monkeypatch.delenv("PIPELINE_MIRROR", raising=False)
 
 
 def params_with(tmp_path: Path, **changes) -> Path:
-    return write_params(tmp_path, "ecg5000", changes)
+    return write_params(tmp_path, changes)
+
+
+def details(root: Path, stage: str) -> dict:
+    """What a stage wrote besides its headline metrics."""
+    return json.loads(ExperimentPaths(root, "ecg5000").details_file(stage).read_text())
+
+
+def headline(metrics: dict, stage: str) -> set[str]:
+    return set(metrics) - {"synthetic", "wall_seconds", f"{stage}_seconds"}
 
 
 def beat_line(label: str, values: list[str]) -> str:
@@ -80,7 +115,7 @@ def test_both_layouts_read_back_what_was_written(tmp_path: Path) -> None:
     assert np.array_equal(csv.samples, ucr.samples)
     assert np.array_equal(csv.labels, (labels == 1).astype(int))
     assert ucr.rows.tolist() == list(range(1, 61))
-    # the UCR format itself: class first, tab-separated, 8 significant digits, no header
+    # the UCR format itself: class first, tab-separated, exact decimals, no header
     first = (tmp_path / "train.tsv").read_text().splitlines()[0].split("\t")
     assert len(first) == 141 and first[0] == str(labels[0])
     # the tutorial's: 140 samples then the label (1 = normal), comma-separated
@@ -138,7 +173,9 @@ def test_bad_rows_are_dropped_and_counted(tmp_path, tracking_uri) -> None:
     write_raw_with_problems(tmp_path / "data" / "raw" / "ecg5000")
     params = params_with(tmp_path, **{"ecg5000.preprocess.task": "multiclass"})
     metrics = run_stage("preprocess", "ecg5000", params_file=params, root=tmp_path)
-    assert metrics["rows_dropped_unparsable"] == 3 and metrics["rows_dropped_duplicate"] == 1
+    found = details(tmp_path, "preprocess")
+    assert metrics["rows_dropped"] == 4
+    assert found["rows_dropped_unparsable"] == 3 and found["rows_dropped_duplicate"] == 1
     assert metrics["train_beats"] + metrics["validation_beats"] == 117
     assert metrics["test_beats"] == 79
     issues = pd.read_csv(tmp_path / "data" / "processed" / "ecg5000" / "issues.csv")
@@ -174,11 +211,13 @@ def test_csv_layout_is_split_by_the_pipeline(tmp_path, tracking_uri) -> None:
     run_stage("download", "ecg5000", params_file=params, root=tmp_path)
     assert sorted(p.name for p in (tmp_path / "data" / "raw" / "ecg5000").iterdir()) == [
         "SYNTHETIC", CSV_FILE]
-    metrics = run_stage("preprocess", "ecg5000", params_file=params, root=tmp_path)
+    run_stage("preprocess", "ecg5000", params_file=params, root=tmp_path)
+    found = details(tmp_path, "preprocess")
+    assert found["layout"] == "csv"
     # 600 beats, 300 normal: 20 % test, then 20 % of the rest for validation, per class
-    assert metrics["test_class_counts"] == [60, 60]
-    assert metrics["validation_class_counts"] == [48, 48]
-    assert metrics["train_class_counts"] == [192, 192]
+    assert found["test_class_counts"] == [60, 60]
+    assert found["validation_class_counts"] == [48, 48]
+    assert found["train_class_counts"] == [192, 192]
     processed = tmp_path / "data" / "processed" / "ecg5000"
     assert_disjoint(processed)
     # the csv has no beat classes to learn or score
@@ -204,13 +243,14 @@ def test_end_to_end_synthetic_with_the_test_set_out_of_reach(tmp_path, tracking_
     cannot have read it; evaluate and explain then find it back."""
     params = params_with(tmp_path, **{"data.synthetic": True, "ecg5000.tune.model": model,
                                       **TINY})
-    run_stage("download", "ecg5000", params_file=params, root=tmp_path)
-    metrics = run_stage("preprocess", "ecg5000", params_file=params, root=tmp_path)
+    ran = {"download": run_stage("download", "ecg5000", params_file=params, root=tmp_path)}
+    metrics = ran["preprocess"] = run_stage("preprocess", "ecg5000", params_file=params,
+                                            root=tmp_path)
     # stratified: each class keeps its share of the training file within one beat
     train_y = np.concatenate([load_split(tmp_path / "data" / "processed" / "ecg5000", s)[1]
                               for s in ("train", "validation")])
     shares = np.bincount(train_y) / len(train_y)
-    assert np.all(np.abs(np.array(metrics["validation_class_counts"])
+    assert np.all(np.abs(np.array(details(tmp_path, "preprocess")["validation_class_counts"])
                          - shares * metrics["validation_beats"]) <= 1)
     processed = tmp_path / "data" / "processed" / "ecg5000"
     assert_disjoint(processed)
@@ -218,34 +258,56 @@ def test_end_to_end_synthetic_with_the_test_set_out_of_reach(tmp_path, tracking_
     hidden.mkdir()
     for name in ("test_x.npy", "test_y.npy"):
         shutil.move(processed / name, hidden / name)
-    tune = run_stage("tune", "ecg5000", params_file=params, root=tmp_path)
-    train = run_stage("train", "ecg5000", params_file=params, root=tmp_path)
+    tune = ran["tune"] = run_stage("tune", "ecg5000", params_file=params, root=tmp_path)
+    train = ran["train"] = run_stage("train", "ecg5000", params_file=params, root=tmp_path)
     with pytest.raises(PipelineError, match=r"test_x\.npy"):
         run_stage("evaluate", "ecg5000", params_file=params, root=tmp_path)
     for name in ("test_x.npy", "test_y.npy"):
         shutil.move(hidden / name, processed / name)
-    evaluate = run_stage("evaluate", "ecg5000", params_file=params, root=tmp_path)
-    explain = run_stage("explain", "ecg5000", params_file=params, root=tmp_path)
+    evaluate = ran["evaluate"] = run_stage("evaluate", "ecg5000", params_file=params,
+                                           root=tmp_path)
+    explain = ran["explain"] = run_stage("explain", "ecg5000", params_file=params,
+                                         root=tmp_path)
+    # the headline figures are few and numbers; everything else is in details.json
+    for stage, figures in {**HEADLINE, **HEADLINE_BY_MODEL[model]}.items():
+        assert figures is None or headline(ran[stage], stage) == figures, stage
+        assert not any(isinstance(value, str) for value in ran[stage].values()), stage
+    assert details(tmp_path, "tune")["model"] == details(tmp_path, "train")["model"] == model
     if model == "recurrent":
-        assert tune["trials"] == 2 and 1 <= train["epochs_run"] <= 8
+        assert "best_val_loss" in train
+        assert tune["trials"] == 2 and 1 <= details(tmp_path, "train")["epochs_run"] <= 8
     else:  # the ridge strength chosen on the training split, then again on train + validation
-        assert tune["ridge_alpha"] in RIDGE_ALPHAS and train["ridge_alpha"] in RIDGE_ALPHAS
-        assert train["trained_on_beats"] == metrics["train_beats"] + metrics["validation_beats"]
+        assert details(tmp_path, "tune")["ridge_alpha"] in RIDGE_ALPHAS
+        assert details(tmp_path, "train")["ridge_alpha"] in RIDGE_ALPHAS
+        assert details(tmp_path, "train")["trained_on_beats"] == (
+            metrics["train_beats"] + metrics["validation_beats"])
     # the synthetic beats are learnable: a model that learnt nothing scores about 0.5
-    assert evaluate["samples"] == 300 and evaluate["accuracy"] > 0.8
-    assert {"roc_auc", "recall_abnormal", "baseline_logreg_accuracy",
-            "baseline_1nn_accuracy", "baseline_logreg_roc_auc"} <= set(evaluate)
+    assert details(tmp_path, "evaluate")["samples"] == 300 and evaluate["accuracy"] > 0.8
+    assert {"recall_abnormal", "baseline_logreg_roc_auc",
+            "baseline_1nn_macro_f1"} <= set(details(tmp_path, "evaluate"))
     # the plot data dvc.yaml declares, whichever the model
     assert (tmp_path / "metrics" / "ecg5000" / "train_history.csv").is_file()
     out = tmp_path / "data"
-    for name in ("confusion_matrix.png", "roc_pr.png", "roc.csv", "pr.csv", "baselines.csv"):
+    for name in ("confusion_matrix.png", "roc_pr.png", "roc.csv", "pr.csv", "baselines.csv",
+                 "misclassified.png"):
         assert (out / "evaluate" / "ecg5000" / name).is_file()
     for name in ("class_means.png", "ig_typical_normal.png", "ig_misclassified_abnormal.png",
                  "attributions.npz"):
         assert (out / "explain" / "ecg5000" / name).is_file()
-    assert explain["typical_normal_beats"] == explain["typical_abnormal_beats"] == 4
+    explained = details(tmp_path, "explain")
+    assert explained["typical_normal_beats"] == explained["typical_abnormal_beats"] == 4
     # integrated gradients add up to the logit difference from the baseline (8 steps: ~1%)
     assert explain["completeness_error_median"] < 0.1
+
+
+def test_stages_refuse_data_processed_for_other_classes(tmp_path, tracking_uri) -> None:
+    params = params_with(tmp_path, **{"data.synthetic": True})
+    run_stage("download", "ecg5000", params_file=params, root=tmp_path)
+    run_stage("preprocess", "ecg5000", params_file=params, root=tmp_path)
+    other = params_with(tmp_path, **{"data.synthetic": True,
+                                     "ecg5000.preprocess.task": "multiclass"})
+    with pytest.raises(PipelineError, match="run the preprocess stage again"):
+        run_stage("tune", "ecg5000", params_file=other, root=tmp_path)
 
 
 # -- download and the model ----------------------------------------------------------------------
@@ -264,11 +326,18 @@ def test_a_beat_class_model_scores_normal_against_the_rest() -> None:
     assert np.allclose(probabilities[:, 1], beat_classes[:, 1:].sum(axis=1), atol=1e-6)
 
 
-
-def test_without_mirror_or_url_the_download_says_what_to_set(tmp_path, tracking_uri) -> None:
-    params = params_with(tmp_path, **{"data.mirror": None})
-    with pytest.raises(DownloadError, match=r"Set data\.mirror to a folder holding"):
-        run_stage("download", "ecg5000", params_file=params, root=tmp_path)
+def test_without_a_mirror_the_archive_zip_is_fetched_and_failures_name_it(
+        tmp_path, tracking_uri) -> None:
+    served = tmp_path / "served"
+    served.mkdir()
+    with serve_folder(served) as url:
+        params = params_with(tmp_path, **{"ecg5000.download.ucr_url": f"{url}/ECG5000.zip"})
+        with pytest.raises(DownloadError) as caught:
+            run_stage("download", "ecg5000", params_file=params, root=tmp_path)
+    message = str(caught.value)
+    assert f"{url}/ECG5000.zip: HTTP 404" in message
+    assert "set $PIPELINE_MIRROR to a folder (or URL prefix) holding ecg5000/ECG5000.zip" in (
+        message)
 
 
 def test_a_local_csv_file_is_copied_and_checked(tmp_path, tracking_uri) -> None:
@@ -286,6 +355,52 @@ def test_a_local_csv_file_is_copied_and_checked(tmp_path, tracking_uri) -> None:
                                      "ecg5000.download.csv_sha256": "0" * 64})
     with pytest.raises(DownloadError):
         run_stage("download", "ecg5000", params_file=wrong, root=tmp_path)
+    # without a checksum, a file is accepted by its structure only (rows of 141 cells, as
+    # many as a complete file has)
+    unchecked = params_with(tmp_path, **{"ecg5000.download.layout": "csv",
+                                         "ecg5000.download.csv_source": str(local),
+                                         "ecg5000.download.csv_rows": 100})
+    assert run_stage("download", "ecg5000", params_file=unchecked, root=tmp_path)["files"] == 1
+    local.write_text("<html>not found</html>\n")
+    with pytest.raises(DownloadError, match="content"):
+        run_stage("download", "ecg5000", params_file=unchecked, root=tmp_path)
+
+
+def synthetic_archive(folder: Path, seed: int = 5) -> Path:
+    """An ECG5000.zip in the archive's layout, holding stand-in beats (not the official)."""
+    rng = np.random.default_rng(seed)
+    for name in (UCR_TRAIN, UCR_TEST):
+        write_ucr_file(folder / name, *synthetic_beats(60, rng))
+    return write_archive(folder / "ECG5000.zip", folder / UCR_TRAIN, folder / UCR_TEST)
+
+
+def test_an_archive_zip_with_other_content_is_refused(tmp_path, tracking_uri) -> None:
+    """No checksum is published: without the content check any zip would pass."""
+    served = tmp_path / "served"
+    served.mkdir()
+    synthetic_archive(served)
+    with serve_folder(served) as url:
+        params = params_with(tmp_path, **{"ecg5000.download.ucr_url": f"{url}/ECG5000.zip"})
+        with pytest.raises(DownloadError) as caught:
+            run_stage("download", "ecg5000", params_file=params, root=tmp_path)
+    message = str(caught.value)
+    assert f"{url}/ECG5000.zip: its content is not the expected one" in message
+    assert UCR_FINGERPRINTS[UCR_TRAIN] in message  # the official fingerprint, beside the copy's
+    assert not (tmp_path / "data" / "raw" / "ecg5000").exists()
+
+
+def test_the_archive_reader_checks_what_it_reads(tmp_path) -> None:
+    archive = synthetic_archive(tmp_path)
+    split = read_split(archive)
+    beats, _ = read_beats(tmp_path / UCR_TRAIN, UCR_LAYOUT)
+    assert np.array_equal(split[UCR_TRAIN].samples, beats.samples)
+    with pytest.raises(DownloadError, match=r"ECG5000_TRAIN\.ts is not the official one: the "
+                       r"sha256 of its parsed labels and samples is [0-9a-f]{64}, the official"):
+        holds_official_split(archive)  # stand-ins, not the official split
+    with zipfile.ZipFile(tmp_path / "partial.zip", "w") as partial:
+        partial.writestr("ECG5000_TRAIN.ts", "@data\n")
+    with pytest.raises(DownloadError, match=r"no ECG5000_TEST\.ts inside"):
+        read_split(tmp_path / "partial.zip")
 
 
 def test_an_ensemble_trains_each_member_on_its_own_and_predicts_their_mean(tmp_path) -> None:
@@ -310,8 +425,8 @@ def test_an_ensemble_trains_each_member_on_its_own_and_predicts_their_mean(tmp_p
 @pytest.mark.parametrize("preset", PRESETS)
 @pytest.mark.parametrize("corner", [0, -1])
 def test_every_corner_of_every_search_space_builds(tmp_path, preset, corner) -> None:
-    params = load_dataset_params(params_with(tmp_path, **{"ecg5000.preset": preset}),
-                                 "ecg5000", Params)
+    params = load_experiment_params(params_with(tmp_path, **{"ecg5000.preset": preset}),
+                                    "ecg5000", Params)
     space = params.tune.search_space
     hp = kt.HyperParameters()
     build_recurrent(hp, space, 5, params.train.augmentation)
@@ -327,37 +442,44 @@ def test_every_corner_of_every_search_space_builds(tmp_path, preset, corner) -> 
 # -- real data ------------------------------------------------------------------------------------
 
 
+def one_sample_changed(source: Path, target: Path) -> None:
+    """``source`` with one sample of its first beat set to 0.5."""
+    text = source.read_text().split("\t")
+    text[5] = "0.5"
+    target.write_text("\t".join(text))
+
+
 @pytest.mark.real_data
 def test_mirror_copies_match_the_recorded_content(tmp_path, shared_datasets) -> None:
-    for source in DATASET.sources(Params()):
-        mirror_file = shared_datasets / "ecg5000" / source.filename
-        assert DATASET.content_matches(source, mirror_file)
+    for name in (UCR_TRAIN, UCR_TEST):
+        mirror_file = shared_datasets / "ecg5000" / name
+        assert ucr_fingerprint(mirror_file) == UCR_FINGERPRINTS[name]
         # another number formatting of the same values is the same content...
         beats, issues = read_beats(mirror_file, UCR_LAYOUT)
-        reformatted = tmp_path / source.filename
+        reformatted = tmp_path / name
         reformatted.write_text("".join(
             "\t".join([f"{label:.7e}", *(repr(float(v)) for v in beat)]) + "\r\n"
             for label, beat in zip(beats.labels, beats.samples, strict=True)))
-        assert issues == [] and ucr_fingerprint(reformatted) == UCR_FINGERPRINTS[source.filename]
+        assert issues == [] and ucr_fingerprint(reformatted) == UCR_FINGERPRINTS[name]
         # ...one changed sample is not
-        text = mirror_file.read_text().split("\t")
-        text[5] = "0.5"
-        reformatted.write_text("\t".join(text))
-        assert not DATASET.content_matches(source, reformatted)
+        one_sample_changed(mirror_file, reformatted)
+        assert ucr_fingerprint(reformatted) != UCR_FINGERPRINTS[name]
 
 
 @pytest.mark.real_data
-def test_real_download_and_preprocess(tmp_path, tracking_uri, shared_datasets) -> None:
-    params = params_with(tmp_path, **{"data.mirror": str(shared_datasets),
-                                      "ecg5000.preprocess.task": "multiclass"})
+def test_real_download_and_preprocess(tmp_path, tracking_uri, shared_datasets,
+                                      monkeypatch) -> None:
+    monkeypatch.setenv("PIPELINE_MIRROR", str(shared_datasets))
+    params = params_with(tmp_path, **{"ecg5000.preprocess.task": "multiclass"})
     run_stage("download", "ecg5000", params_file=params, root=tmp_path)
     metrics = run_stage("preprocess", "ecg5000", params_file=params, root=tmp_path)
+    found = details(tmp_path, "preprocess")
     assert metrics["rows_dropped"] == 0
-    assert metrics["test_class_counts"] == [2627, 1590, 86, 175, 22]
+    assert found["test_class_counts"] == [2627, 1590, 86, 175, 22]
     official = np.array([292, 177, 10, 19, 2])
-    validation = np.array(metrics["validation_class_counts"])
+    validation = np.array(found["validation_class_counts"])
     assert metrics["validation_beats"] == 100 and np.all(np.abs(validation - official * 0.2) <= 1)
-    assert (np.array(metrics["train_class_counts"]) + validation).tolist() == official.tolist()
+    assert (np.array(found["train_class_counts"]) + validation).tolist() == official.tolist()
     processed = tmp_path / "data" / "processed" / "ecg5000"
     assert_disjoint(processed)
     x_train, _ = load_split(processed, "train")
@@ -366,14 +488,49 @@ def test_real_download_and_preprocess(tmp_path, tracking_uri, shared_datasets) -
 
 
 @pytest.mark.real_data
-def test_a_mirror_file_with_other_content_is_refused(tmp_path, tracking_uri,
-                                                     shared_datasets) -> None:
+def test_a_bad_mirror_tsv_falls_back_to_the_archive_and_both_are_named(
+        tmp_path, tracking_uri, shared_datasets, monkeypatch) -> None:
     mirror = tmp_path / "mirror" / "ecg5000"
     mirror.mkdir(parents=True)
     shutil.copy(shared_datasets / "ecg5000" / UCR_TEST, mirror / UCR_TEST)
     lines = (shared_datasets / "ecg5000" / UCR_TRAIN).read_text().splitlines(keepends=True)
     (mirror / UCR_TRAIN).write_text("".join(lines[:-1]))  # one beat short
-    params = params_with(tmp_path, **{"data.mirror": str(mirror.parent)})
-    with pytest.raises(DownloadError):
-        run_stage("download", "ecg5000", params_file=params, root=tmp_path)
+    monkeypatch.setenv("PIPELINE_MIRROR", str(mirror.parent))
+    served = tmp_path / "served"
+    served.mkdir()
+    with serve_folder(served) as url:  # the archive is not there either
+        params = params_with(tmp_path, **{"ecg5000.download.ucr_url": f"{url}/ECG5000.zip"})
+        with pytest.raises(DownloadError) as caught:
+            run_stage("download", "ecg5000", params_file=params, root=tmp_path)
+    message = str(caught.value)
+    assert f"{mirror / UCR_TRAIN}: its content is not the expected one" in message
+    assert f"{mirror / 'ECG5000.zip'}: not there" in message and "HTTP 404" in message
     assert not (tmp_path / "data" / "raw" / "ecg5000").exists()
+
+
+@pytest.mark.real_data
+def test_the_archive_zip_and_the_mirror_tsvs_give_the_same_bytes(
+        tmp_path, tracking_uri, shared_datasets, monkeypatch) -> None:
+    """Where verified data came from is not part of the result: the zip over HTTP and the
+    mirror's TSVs give byte-identical raw files (so the same dvc.lock). A zip with one
+    changed sample is refused."""
+    served = tmp_path / "served"
+    (served / "changed").mkdir(parents=True)
+    official = shared_datasets / "ecg5000"
+    write_archive(served / "ECG5000.zip", official / UCR_TRAIN, official / UCR_TEST)
+    one_sample_changed(official / UCR_TEST, tmp_path / UCR_TEST)
+    write_archive(served / "changed" / "ECG5000.zip", official / UCR_TRAIN, tmp_path / UCR_TEST)
+    raw = tmp_path / "data" / "raw" / "ecg5000"
+    with serve_folder(served) as url:
+        params = params_with(tmp_path, **{"ecg5000.download.ucr_url": f"{url}/ECG5000.zip"})
+        run_stage("download", "ecg5000", params_file=params, root=tmp_path)
+        from_zip = {path.name: path.read_bytes() for path in raw.iterdir()}
+        changed = params_with(tmp_path, **{
+            "ecg5000.download.ucr_url": f"{url}/changed/ECG5000.zip"})
+        with pytest.raises(DownloadError, match="its content is not the expected one"):
+            run_stage("download", "ecg5000", params_file=changed, root=tmp_path)
+    monkeypatch.setenv("PIPELINE_MIRROR", str(shared_datasets))
+    run_stage("download", "ecg5000", params_file=params_with(tmp_path), root=tmp_path)
+    from_mirror = {path.name: path.read_bytes() for path in raw.iterdir()}
+    assert sorted(from_zip) == [UCR_TEST, UCR_TRAIN] and from_zip == from_mirror
+    assert all(ucr_fingerprint(raw / name) == UCR_FINGERPRINTS[name] for name in from_zip)

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.face_detection import crop_faces, detect_faces
+from pipeline.experiments.yalefaces.face_detection import crop_faces, detect_faces
 
 
 def test_a_crop_is_the_widened_box_resized() -> None:

@@ -13,37 +13,71 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
+from dvc_project import write_params
+from fakes.figshare_article import write_article
+from fakes.local_figshare import LocalFigshare
 from PIL import Image
 
-from pipeline import tuning
-from pipeline.config import load_dataset_params
-from pipeline.datasets import grazpedwri_dx as graz
-from pipeline.download.local_figshare import LocalFigshare
-from pipeline.download.remote_zip import MEMBER_SLACK_BYTES, TAIL_BYTES
-from pipeline.errors import DataError, DownloadError, ParamsError
-from pipeline.grouped_splits import grouped_stratified_split
-from pipeline.image_loading import read_grayscale16
-from pipeline.runner import run_stage
+from pipeline.cli import run_stage
+from pipeline.core.errors import DataError, DownloadError, ParamsError
+from pipeline.core.outputs import read_timings
+from pipeline.core.params import load_experiment_params
+from pipeline.core.paths import ExperimentPaths
+from pipeline.experiments.grazpedwri_dx.explain import feature_map_size
+from pipeline.experiments.grazpedwri_dx.images import read_grayscale16
+from pipeline.experiments.grazpedwri_dx.layout import SPLITS
+from pipeline.experiments.grazpedwri_dx.metadata import (
+    COLUMNS,
+    generate_metadata,
+    is_real_metadata,
+    read_metadata,
+    select_images,
+    write_metadata,
+)
+from pipeline.experiments.grazpedwri_dx.model import BACKBONES, build_model, warn_without_weights
+from pipeline.experiments.grazpedwri_dx.params import (
+    ARCHITECTURES,
+    BACKBONE_NAMES,
+    EXPERIMENT,
+    AugmentationParams,
+    DownloadParams,
+    IntensityParams,
+    Params,
+    TuneParams,
+    archive_names,
+)
+from pipeline.experiments.grazpedwri_dx.preprocess import prepare_image
+from pipeline.experiments.grazpedwri_dx.remote_zip import MEMBER_SLACK_BYTES, TAIL_BYTES
+from pipeline.experiments.grazpedwri_dx.standins import write_standins
+from pipeline.experiments.grazpedwri_dx.weights import resolve_weights
+from pipeline.ml.grouped_splits import grouped_stratified_split
+from pipeline.ml.search_space import fixed_hyperparameters, space_values
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 REAL = SHARED / "grazpedwri-dx"
 REAL_STEMS = ["0001_1297860395_01_WRI-L1_M014", "0004_0542630449_01_WRI-L1_M003"]
-NAME = graz.NAME
+NAME = EXPERIMENT.name
+REPO = Path(__file__).resolve().parents[1]
 
 
-def write_params(root: Path, section: dict, *, synthetic: bool) -> Path:
-    base = {"preset": "default", "presets": {}, "download": {}, "preprocess": {}, "tune": {},
-            "train": {}, "evaluate": {}, "explain": {}}
-    params = {"seed": 42, "datasets": [NAME], "data": {"synthetic": synthetic},
-              NAME: {**base, **section}}
-    path = root / "params.yaml"
-    path.write_text(yaml.safe_dump(params))
-    return path
+@pytest.fixture(autouse=True)
+def isolated(tracking_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test logs to its own MLflow store and fetches from no mirror."""
+    monkeypatch.delenv("PIPELINE_MIRROR", raising=False)
+
+
+def params(root: Path, changes: dict, *, synthetic: bool) -> Path:
+    """The repository's params.yaml with ``changes`` (keys under ``grazpedwri_dx.``)."""
+    return write_params(root, {"data.synthetic": synthetic,
+                               **{f"{NAME}.{key}": value for key, value in changes.items()}})
 
 
 def run(stage: str, root: Path) -> dict:
     return run_stage(stage, NAME, params_file=root / "params.yaml", root=root)
+
+
+def details(stage: str, root: Path) -> dict:
+    return json.loads(ExperimentPaths(root, NAME).details_file(stage).read_text())
 
 
 @pytest.fixture
@@ -58,17 +92,17 @@ def real_data() -> Path:
 
 @pytest.mark.real_data
 def test_the_real_metadata_is_read_completely(real_data: Path) -> None:
-    frame = graz.read_metadata(real_data / "dataset.csv")
+    frame = read_metadata(real_data / "dataset.csv")
     assert (len(frame), frame["patient_id"].nunique()) == (20_327, 6_091)
     assert int(frame["label"].sum()) == 13_550  # the other 6,777 are blank: no fracture
     assert frame.columns[0] == "filestem"  # the byte-order mark is not part of the name
     assert set(frame["cast"]) == {0, 1} and set(frame["projection"]) == {1, 2, 3}
-    assert graz.is_real_metadata(real_data / "dataset.csv")
+    assert is_real_metadata(real_data / "dataset.csv")
 
 
 @pytest.mark.real_data
 def test_the_real_split_keeps_patients_apart_and_labels_balanced(real_data: Path) -> None:
-    frame = graz.read_metadata(real_data / "dataset.csv")
+    frame = read_metadata(real_data / "dataset.csv")
     splits = grouped_stratified_split(frame["label"].to_numpy(), frame["patient_id"].to_numpy(),
                                       {"train": 0.7, "validation": 0.15, "test": 0.15}, 42)
     frame["split"] = splits
@@ -80,12 +114,12 @@ def test_the_real_split_keeps_patients_apart_and_labels_balanced(real_data: Path
 
 
 def test_bad_metadata_is_reported_by_file_line_and_column(tmp_path: Path) -> None:
-    rows = graz.generate_metadata(12, np.random.default_rng(0))
+    rows = generate_metadata(12, np.random.default_rng(0))
     good = tmp_path / "dataset.csv"
-    graz.write_metadata(good, rows)
+    write_metadata(good, rows)
     assert good.read_bytes().startswith(b"\xef\xbb\xbffilestem,")
-    assert set(graz.read_metadata(good)["fracture_visible"]) <= {0, 1}
-    assert not graz.is_real_metadata(good)  # a generated file is not the real one
+    assert set(read_metadata(good)["fracture_visible"]) <= {0, 1}
+    assert not is_real_metadata(good)  # a generated file is not the real one
     cases = {
         "flag": ({**rows[2], "fracture_visible": "yes"}, r"line 4: column fracture_visible"),
         "age": ({**rows[0], "age": "ten"}, r"line 2: column age"),
@@ -99,13 +133,13 @@ def test_bad_metadata_is_reported_by_file_line_and_column(tmp_path: Path) -> Non
         else:
             changed[[0, 1, 2][["age", "projection", "flag"].index(name)]] = row
         path = tmp_path / f"{name}.csv"
-        graz.write_metadata(path, changed)
+        write_metadata(path, changed)
         with pytest.raises(DataError, match=message):
-            graz.read_metadata(path)
+            read_metadata(path)
     pd.read_csv(good, encoding="utf-8-sig").drop(columns="patient_id").to_csv(
         tmp_path / "no_patient.csv", index=False)
     with pytest.raises(DataError, match=r"missing columns \['patient_id'\]"):
-        graz.read_metadata(tmp_path / "no_patient.csv")
+        read_metadata(tmp_path / "no_patient.csv")
 
 
 # -- preparation ----------------------------------------------------------------------------
@@ -114,11 +148,11 @@ def test_bad_metadata_is_reported_by_file_line_and_column(tmp_path: Path) -> Non
 @pytest.mark.real_data
 def test_real_radiographs_keep_16_bits_and_their_aspect_ratio(real_data: Path,
                                                               tmp_path: Path) -> None:
-    params = graz.IntensityParams()
+    intensity = IntensityParams()
     for stem in REAL_STEMS:
         original = read_grayscale16(real_data / "images" / f"{stem}.png")
-        geometry = graz.prepare_image(real_data / "images" / f"{stem}.png",
-                                      tmp_path / f"{stem}.png", 256, params)
+        geometry = prepare_image(real_data / "images" / f"{stem}.png",
+                                 tmp_path / f"{stem}.png", 256, intensity)
         prepared = read_grayscale16(tmp_path / f"{stem}.png")
         assert prepared.shape == (256, 256) and (geometry.height, geometry.width) == \
             original.shape
@@ -130,9 +164,9 @@ def test_real_radiographs_keep_16_bits_and_their_aspect_ratio(real_data: Path,
 
 
 def test_bad_images_are_listed_and_too_many_fail(tmp_path: Path) -> None:
-    write_params(tmp_path, {"download": {"synthetic": {"images": 40, "longest_side": 96}},
-                            "preprocess": {"size": 32, "max_bad_fraction": 0.1}},
-                 synthetic=True)
+    small = {"download.synthetic.images": 40, "download.synthetic.longest_side": 96,
+             "preprocess.size": 32}
+    params(tmp_path, {**small, "preprocess.max_bad_fraction": 0.1}, synthetic=True)
     run("download", tmp_path)
     images = tmp_path / "data" / "raw" / NAME / "images"
     first, second = sorted(images.glob("*.png"))[:2]
@@ -144,15 +178,13 @@ def test_bad_images_are_listed_and_too_many_fail(tmp_path: Path) -> None:
     assert set(bad["problem"]) == {"file not found", bad["problem"][bad["file"] == first.name]
                                    .item()}
     assert metrics["bad_images"] == 2
-    kept = sum(metrics[f"{split}_images"] for split in graz.SPLITS)
-    assert kept == metrics["requested_images"] - 2
+    kept = sum(metrics[f"{split}_images"] for split in SPLITS)
+    assert kept == details("preprocess", tmp_path)["requested_images"] - 2
     manifests = pd.concat(pd.read_csv(tmp_path / "data" / "processed" / NAME / f"{s}.csv")
-                          for s in graz.SPLITS)
+                          for s in SPLITS)
     assert manifests.groupby("patient_id")["file"].apply(
         lambda files: len({f.split("/")[1] for f in files})).max() == 1
-    write_params(tmp_path, {"download": {"synthetic": {"images": 40, "longest_side": 96}},
-                            "preprocess": {"size": 32, "max_bad_fraction": 0.0}},
-                 synthetic=True)
+    params(tmp_path, {**small, "preprocess.max_bad_fraction": 0.0}, synthetic=True)
     with pytest.raises(DataError, match=rf"2 of \d+ requested images .*{first.name}"):
         run("preprocess", tmp_path)
 
@@ -160,12 +192,13 @@ def test_bad_images_are_listed_and_too_many_fail(tmp_path: Path) -> None:
 @pytest.mark.real_data
 def test_standins_take_real_names_and_the_real_radiographs(real_data: Path,
                                                            tmp_path: Path) -> None:
-    write_params(tmp_path, {"download": {"include": REAL_STEMS, "synthetic": {
-        "images": 30, "longest_side": 96, "metadata": str(real_data / "dataset.csv")}},
-        "preprocess": {"size": 64}}, synthetic=True)
+    params(tmp_path, {"download.include": REAL_STEMS, "download.synthetic.images": 30,
+                      "download.synthetic.longest_side": 96,
+                      "download.synthetic.metadata": str(real_data / "dataset.csv"),
+                      "preprocess.size": 64}, synthetic=True)
     run("download", tmp_path)
     raw = tmp_path / "data" / "raw" / NAME
-    frame = graz.read_metadata(real_data / "dataset.csv")
+    frame = read_metadata(real_data / "dataset.csv")
     stems = [path.stem for path in (raw / "images").glob("*.png")]
     assert set(REAL_STEMS) <= set(stems) and set(stems) <= set(frame["filestem"])
     for stem in REAL_STEMS:
@@ -177,9 +210,10 @@ def test_standins_take_real_names_and_the_real_radiographs(real_data: Path,
     positives = set(frame[frame["label"] == 1]["filestem"]) & set(stems)
     assert set(marks["filestem"]) == positives  # every stand-in positive carries a mark
     metrics = run("preprocess", tmp_path)
-    assert metrics["csv_rows"] == 20_327 and metrics["patients_in_two_splits"] == 0
+    assert metrics["patients_in_two_splits"] == 0
+    assert details("preprocess", tmp_path)["csv_rows"] == 20_327
     prepared = pd.concat(pd.read_csv(raw.parents[1] / "processed" / NAME / f"{s}.csv")
-                         for s in graz.SPLITS)
+                         for s in SPLITS)
     assert set(REAL_STEMS) <= set(prepared["filestem"])
 
 
@@ -189,10 +223,9 @@ def test_standins_take_real_names_and_the_real_radiographs(real_data: Path,
 def standin_article(folder: Path, stems: list[str], frame: pd.DataFrame,
                     longest_side: int = 96) -> dict[int, Path]:
     """dataset.csv and the image archives (stand-ins for ``stems``) in figshare's layout."""
-    graz.write_standins(folder / "images", frame, stems, longest_side, np.random.default_rng(1))
-    return graz.write_article(folder, folder / "dataset.csv",
-                              sorted((folder / "images").glob("*.png")),
-                              graz.DownloadParams().files)
+    write_standins(folder / "images", frame, stems, longest_side, np.random.default_rng(1))
+    return write_article(folder, folder / "dataset.csv",
+                         sorted((folder / "images").glob("*.png")), DownloadParams().files)
 
 
 @pytest.fixture
@@ -204,54 +237,56 @@ def metadata(tmp_path: Path) -> Path:
     if (REAL / "dataset.csv").is_file():
         shutil.copyfile(REAL / "dataset.csv", path)
     else:
-        graz.write_metadata(path, graz.generate_metadata(400, np.random.default_rng(0)))
+        write_metadata(path, generate_metadata(400, np.random.default_rng(0)))
     return path
 
 
-def test_a_subset_is_read_from_the_remote_archives(tmp_path: Path, metadata: Path,
-                                                   caplog: pytest.LogCaptureFixture) -> None:
-    frame = graz.read_metadata(metadata)
-    served = graz.select_images(frame, 120, [], 42, where="test")  # a superset of the subset
+def test_a_subset_is_read_from_the_remote_archives(tmp_path: Path, metadata: Path) -> None:
+    frame = read_metadata(metadata)
+    served = select_images(frame, 120, [], 42, where="test")  # a superset of the subset
     with LocalFigshare(14825193, standin_article(metadata.parent, served, frame)) as server:
         root = tmp_path / "project"
         root.mkdir()
-        write_params(root, {"download": {"api_url": server.api_url, "images": 30}},
-                     synthetic=False)
+        params(root, {"download.api_url": server.api_url, "download.images": 30},
+               synthetic=False)
         metrics = run("download", root)
-        wanted = graz.select_images(frame, 30, [], 42, where="test")
+        cost = read_timings(ExperimentPaths(root, NAME), "download")
+        wanted = select_images(frame, 30, [], 42, where="test")
         raw = root / "data" / "raw" / NAME
         assert sorted(p.stem for p in (raw / "images").glob("*.png")) == wanted
+        assert metrics["images_requested"] == metrics["images_present"] == len(wanted)
         for stem in wanted:
             assert (raw / "images" / f"{stem}.png").read_bytes() == \
                 (metadata.parent / "images" / f"{stem}.png").read_bytes()
         archives = sum(metadata.parent.joinpath(n).stat().st_size
-                       for n in graz.archive_names(graz.DownloadParams().files))
-        overhead = metrics["range_bytes"] - metrics["member_bytes"]
-        assert metrics["member_bytes"] > 0 and metrics["archive_bytes"] == archives
+                       for n in archive_names(DownloadParams().files))
+        overhead = cost["range_bytes"] - cost["member_bytes"]
+        assert cost["member_bytes"] > 0 and cost["archive_bytes"] == archives
         assert 0 < overhead <= 4 * TAIL_BYTES + len(wanted) * (MEMBER_SLACK_BYTES + 100)
-        assert server.bytes_sent == metrics["range_bytes"] + metadata.stat().st_size
+        assert server.bytes_sent == cost["range_bytes"] + metadata.stat().st_size
         sent = server.bytes_sent
-        metrics = run("download", root)  # again: everything comes from the cache
-        assert metrics["already_cached"] == len(wanted) and metrics["range_requests"] == 0
+        run("download", root)  # again: everything comes from the cache
+        cost = read_timings(ExperimentPaths(root, NAME), "download")
+        assert cost["already_cached"] == len(wanted) and cost["range_requests"] == 0
         assert server.bytes_sent == sent + metadata.stat().st_size
 
 
 def test_whole_archives_resume_and_ids_are_checked(tmp_path: Path, metadata: Path) -> None:
-    frame = graz.read_metadata(metadata)
-    stems = graz.select_images(frame, 24, [], 42, where="test")
+    frame = read_metadata(metadata)
+    stems = select_images(frame, 24, [], 42, where="test")
     frame = frame[frame["filestem"].isin(stems)]
-    graz.write_metadata(metadata, frame[list(graz.COLUMNS)].replace(0, "").astype(str)
-                        .to_dict("records"))
+    write_metadata(metadata, frame[list(COLUMNS)].replace(0, "").astype(str).to_dict("records"))
     # large enough that a part holds more than the 1 MiB fetch writes at a time
-    files = standin_article(metadata.parent, stems, graz.read_metadata(metadata), 480)
-    ids = graz.DownloadParams().files
+    files = standin_article(metadata.parent, stems, read_metadata(metadata), 480)
+    ids = DownloadParams().files
     with LocalFigshare(14825193, files) as server:
         part2 = metadata.parent / "images_part2.zip"
         assert part2.stat().st_size > 2**20 + 1000
         server.cut_after[ids["images_part2.zip"]] = 2**20 + 1000  # dropped mid-archive, once
         root = tmp_path / "project"
         root.mkdir()
-        write_params(root, {"download": {"api_url": server.api_url}}, synthetic=False)
+        whole = {"download.api_url": server.api_url, "download.images": None}
+        params(root, whole, synthetic=False)
         metrics = run("download", root)
         assert metrics["images_present"] == len(stems) == metrics["images_requested"]
         resumed = [r for path, r in server.requests if path == f"/storage/"
@@ -259,9 +294,8 @@ def test_whole_archives_resume_and_ids_are_checked(tmp_path: Path, metadata: Pat
         assert resumed == [None, f"bytes={2**20}-"]  # the verified 1 MiB chunk is kept
         cache = root / ".cache" / "downloads" / NAME
         assert not list(cache.glob("*.zip"))  # extracted archives are deleted
-        write_params(root, {"download": {"api_url": server.api_url,
-                                         "files": {**ids, "images_part3.zip": 1}}},
-                     synthetic=False)
+        params(root, {**whole, "download.files": {**ids, "images_part3.zip": 1}},
+               synthetic=False)
         with pytest.raises(DownloadError, match=r"images_part3\.zip has id 34268864, expected 1"):
             run("download", root)
 
@@ -269,35 +303,33 @@ def test_whole_archives_resume_and_ids_are_checked(tmp_path: Path, metadata: Pat
 # -- model ----------------------------------------------------------------------------------
 
 
-REPO = Path(__file__).resolve().parents[1]
-
-
 @pytest.mark.parametrize("preset", ["default", "offline_standins", "full_gpu"])
 def test_the_presets_in_params_yaml_are_valid(tmp_path: Path, preset: str) -> None:
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["datasets"] = [NAME]
-    params[NAME]["preset"] = preset
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    loaded = load_dataset_params(tmp_path / "params.yaml", NAME, graz.Params)
-    assert set(graz.space_values(loaded.tune.search_space, "architecture", "small_cnn")) <= \
-        set(graz.ARCHITECTURES)
+    loaded = load_experiment_params(params(tmp_path, {"preset": preset}, synthetic=False),
+                                    NAME, Params)
+    assert set(loaded.tune.architectures) <= set(ARCHITECTURES)
+    assert loaded.tune.architectures == [str(value) for value in space_values(
+        loaded.tune.search_space, "architecture", "small_cnn")]
 
 
 def test_unknown_architectures_and_searched_batch_sizes_are_refused() -> None:
+    assert tuple(BACKBONES) == BACKBONE_NAMES  # what params accept is what the model builds
     with pytest.raises(ValueError, match="unknown"):
-        graz.TuneParams(search_space={"architecture": {"values": ["small_cnn", "vgg99"]}})
+        TuneParams(search_space={"architecture": {"values": ["small_cnn", "vgg99"]}})
+    with pytest.raises(ValueError, match="unknown backbones"):
+        TuneParams(imagenet_weights={"vgg99": "weights.h5"})
     with pytest.raises(ValueError, match="batch_size cannot be searched"):
-        graz.TuneParams(search_space={"batch_size": {"values": [16, 32]}})
+        TuneParams(search_space={"batch_size": {"values": [16, 32]}})
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("architecture", graz.ARCHITECTURES)
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
 def test_every_architecture_builds_with_a_features_layer(architecture: str) -> None:
     space = {"architecture": architecture, "input_size": 48, "pooling": "avg"}
-    model = graz.build_model(tuning.fixed_hyperparameters(space), space, image_size=64,
-                             weights={}, augmentation=graz.AugmentationParams(), seed=0)
+    model = build_model(fixed_hyperparameters(space), space, image_size=64, weights={},
+                        augmentation=AugmentationParams(), seed=0)
     assert model.output_shape == (None, 2)
-    assert graz.feature_map_size(model) >= 1
+    assert feature_map_size(model) >= 1
 
 
 @pytest.mark.slow
@@ -308,10 +340,10 @@ def test_backbone_weights_come_from_a_file_or_the_stage_says_it_trains_from_scra
                                             input_shape=(32, 32, 3))
     source.save_weights(tmp_path / "mobilenet_v2.weights.h5")
     space = {"architecture": "mobilenet_v2", "fine_tune_layers": 3}
-    weights = graz.resolve_weights({"mobilenet_v2": str(tmp_path / "mobilenet_v2.weights.h5")},
-                                   tmp_path / "cache")
-    model = graz.build_model(tuning.fixed_hyperparameters(space), space, image_size=32,
-                             weights=weights, augmentation=None, seed=0)
+    weights = resolve_weights({"mobilenet_v2": str(tmp_path / "mobilenet_v2.weights.h5")},
+                              tmp_path / "cache")
+    model = build_model(fixed_hyperparameters(space), space, image_size=32, weights=weights,
+                        augmentation=None, seed=0)
     backbone = model.get_layer(source.name)
     for ours, theirs in zip(backbone.get_weights(), source.get_weights(), strict=True):
         assert np.array_equal(ours, theirs)
@@ -321,12 +353,12 @@ def test_backbone_weights_come_from_a_file_or_the_stage_says_it_trains_from_scra
     logits = model.predict(np.zeros((2, 32, 32, 1), "float32"), verbose=0)
     assert logits.shape == (2, 2)
     with pytest.raises(ParamsError, match="does not exist"):
-        graz.resolve_weights({"resnet50": str(tmp_path / "nope.h5")}, tmp_path / "cache")
+        resolve_weights({"resnet50": str(tmp_path / "nope.h5")}, tmp_path / "cache")
     with LocalFigshare(1, {}) as server, caplog.at_level(logging.WARNING):
-        missing = graz.resolve_weights({"resnet50": f"{server.root_url}/files/5"},
-                                       tmp_path / "cache")
+        missing = resolve_weights({"resnet50": f"{server.root_url}/files/5"},
+                                  tmp_path / "cache")
         assert missing["resnet50"] is None
-        assert graz.warn_without_weights(["resnet50", "small_cnn"], missing) == ["resnet50"]
+        assert warn_without_weights(["resnet50", "small_cnn"], missing) == ["resnet50"]
     assert "NO IMAGENET WEIGHTS for resnet50" in caplog.text
 
 
@@ -334,28 +366,44 @@ def test_backbone_weights_come_from_a_file_or_the_stage_says_it_trains_from_scra
 def test_the_pipeline_finds_and_explains_planted_fractures(tmp_path: Path) -> None:
     """On stand-ins whose positives carry a fracture-like mark, the model must separate the
     classes (ROC-AUC >= 0.95) and Grad-CAM's peak must fall on the mark in >= 80 % of the
-    test positives: a model that learned anything else fails this."""
-    write_params(tmp_path, {
-        "download": {"synthetic": {"images": 320, "longest_side": 160}},
-        "preprocess": {"size": 64},
-        "tune": {"tuner": "random_search", "max_trials": 2, "epochs": 1, "batch_size": 16,
-                 "search_space": {"architecture": "small_cnn", "conv_blocks": 3, "filters": 16,
-                                  "learning_rate": 0.001, "dropout": {"values": [0.1, 0.2]}}},
-        "train": {"epochs": 20, "batch_size": 16, "early_stopping_patience": 6,
-                  "reduce_lr_patience": 3},
-        "explain": {"images_per_gallery": 6},
+    test positives: a model that learned anything else fails this. Each stage declares only
+    its headline figures; the finer ones (subgroups...) are its details."""
+    params(tmp_path, {
+        "download.synthetic.images": 320, "download.synthetic.longest_side": 160,
+        "preprocess.size": 64,
+        "tune.tuner": "random_search", "tune.max_trials": 2, "tune.epochs": 1,
+        "tune.batch_size": 16,
+        "tune.search_space": {"architecture": "small_cnn", "conv_blocks": 3, "filters": 16,
+                              "learning_rate": 0.001, "dropout": {"values": [0.1, 0.2]}},
+        "train.epochs": 20, "train.batch_size": 16, "train.early_stopping_patience": 6,
+        "train.reduce_lr_patience": 3,
+        "explain.images_per_gallery": 6,
     }, synthetic=True)
-    for stage in ("download", "preprocess", "tune", "train"):
-        run(stage, tmp_path)
-    evaluation = run("evaluate", tmp_path)
-    explanation = run("explain", tmp_path)
+    headline = {stage: run(stage, tmp_path) for stage in
+                ("download", "preprocess", "tune", "train", "evaluate", "explain")}
+    declared = {
+        "download": {"images_requested", "images_present"},
+        "preprocess": {"train_images", "validation_images", "test_images", "bad_images",
+                       "patients_in_two_splits"},
+        "tune": {"trials", "best_val_auc"},
+        "train": {"best_val_loss"},
+        "evaluate": {"roc_auc", "accuracy", "sensitivity", "specificity", "threshold"},
+        "explain": {"gradcam_peak_on_mark_rate"},
+    }
+    for stage, names in declared.items():  # besides what the runner adds (synthetic, time)
+        assert {name for name in headline[stage] if name != "synthetic"
+                and not name.endswith("_seconds")} == names, stage
+    assert details("train", tmp_path)["architecture"] == "small_cnn"
+    evaluation, explanation = headline["evaluate"], headline["explain"]
     assert evaluation["roc_auc"] >= 0.95
-    assert explanation["marked_positives"] >= 20
+    assert details("explain", tmp_path)["marked_positives"] >= 20
     assert explanation["gradcam_peak_on_mark_rate"] >= 0.8
     out = tmp_path / "data"
     subgroups = pd.read_csv(out / "evaluate" / NAME / "subgroups.csv")
     assert set(subgroups["group"]) == {"age_band", "projection", "cast"}
-    assert subgroups["images"].groupby(subgroups["group"]).sum().eq(evaluation["samples"]).all()
+    samples = details("evaluate", tmp_path)["samples"]
+    assert subgroups["images"].groupby(subgroups["group"]).sum().eq(samples).all()
+    assert any(name.startswith("subgroup.") for name in details("evaluate", tmp_path))
     for name in ("gradcam_true_positives.png", "gradcam_false_negatives.png"):
         assert (out / "explain" / NAME / name).stat().st_size > 0
     trials = pd.read_csv(out / "tune" / NAME / "trials.csv")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.grouped_splits import grouped_stratified_sample, grouped_stratified_split
+from pipeline.ml.grouped_splits import grouped_stratified_sample, grouped_stratified_split
 
 FRACTIONS = {"train": 0.7, "validation": 0.15, "test": 0.15}
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.image_loading import (
+from pipeline.experiments.grazpedwri_dx.images import (
     Geometry,
     UnreadableImage,
     fit_square,

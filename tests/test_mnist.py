@@ -11,19 +11,21 @@ import pytest
 import yaml
 from dvc_project import write_params
 
-from pipeline.config import load_dataset_params
-from pipeline.datasets.mnist import DATASET, Params, build_cnn, read_npz, render_digits
-from pipeline.download import Source
-from pipeline.errors import DataError
-from pipeline.runner import run_stage
-from pipeline.splits import load_split
+from pipeline.cli import run_stage
+from pipeline.core.errors import DataError
+from pipeline.core.params import load_experiment_params
+from pipeline.experiments.mnist.data import holds_official_arrays, read_arrays
+from pipeline.experiments.mnist.model import build_cnn
+from pipeline.experiments.mnist.params import Params
+from pipeline.experiments.mnist.synthetic import render_digits
+from pipeline.ml.split_files import load_split
 
 REPO = Path(__file__).resolve().parents[1]
 PRESETS = ["default", *yaml.safe_load((REPO / "params.yaml").read_text())["mnist"]["presets"]]
 
 
 def params_with(tmp_path: Path, **changes) -> Path:
-    return write_params(tmp_path, "mnist", changes)
+    return write_params(tmp_path, changes)
 
 
 def corner_hyperparameters(space: dict, corner: str) -> kt.HyperParameters:
@@ -43,7 +45,7 @@ def corner_hyperparameters(space: dict, corner: str) -> kt.HyperParameters:
 @pytest.mark.parametrize("preset", PRESETS)
 @pytest.mark.parametrize("corner", ["low", "high"])
 def test_every_corner_of_every_search_space_builds(tmp_path, preset, corner) -> None:
-    params = load_dataset_params(params_with(tmp_path, **{"mnist.preset": preset}), "mnist",
+    params = load_experiment_params(params_with(tmp_path, **{"mnist.preset": preset}), "mnist",
                                  Params)
     space = params.tune.search_space
     hp = corner_hyperparameters(space, corner)
@@ -55,13 +57,16 @@ def test_every_corner_of_every_search_space_builds(tmp_path, preset, corner) -> 
         assert hp.values["conv_blocks"] == 5
 
 
-def test_synthetic_data_has_the_real_layout(tmp_path: Path) -> None:
-    DATASET.write_synthetic(tmp_path, Params(), np.random.default_rng(0))
-    arrays = read_npz(tmp_path / "mnist.npz", synthetic=True)
+def test_synthetic_data_has_the_real_layout(tmp_path: Path, tracking_uri) -> None:
+    params = params_with(tmp_path, **{"data.synthetic": True})
+    run_stage("download", "mnist", params_file=params, root=tmp_path)
+    raw = tmp_path / "data" / "raw" / "mnist"
+    arrays = read_arrays(raw, synthetic=True)
     assert sorted(arrays) == ["x_test", "x_train", "y_test", "y_train"]
     assert arrays["x_train"].dtype == np.uint8 and arrays["x_train"].shape[1:] == (28, 28)
     assert np.bincount(arrays["y_train"]).tolist() == [120] * 10
     assert arrays["x_train"].max() == 255  # digits are drawn, not blank
+    assert (raw / "SYNTHETIC").exists()
 
 
 def test_rendered_digits_are_reproducible() -> None:
@@ -70,31 +75,43 @@ def test_rendered_digits_are_reproducible() -> None:
     assert np.array_equal(first, second) and np.array_equal(labels, labels_again)
 
 
-def test_corrupt_npz_fails_preprocess_cleanly(tmp_path, tracking_uri) -> None:
+def test_corrupt_arrays_fail_preprocess_cleanly(tmp_path, tracking_uri) -> None:
     params = params_with(tmp_path, **{"data.synthetic": True})
     raw = tmp_path / "data" / "raw" / "mnist"
     raw.mkdir(parents=True)
-    np.savez(raw / "mnist.npz", x_train=np.zeros((5, 28, 28), "float32"))
-    with pytest.raises(DataError, match=r"mnist\.npz: x_train has dtype float32, expected uint8"):
+    for name in ("y_train", "x_test", "y_test"):
+        np.save(raw / f"{name}.npy", np.zeros(5, "uint8"))
+    np.save(raw / "x_train.npy", np.zeros((5, 28, 28), "float32"))
+    with pytest.raises(DataError, match=r"x_train has dtype float32, expected uint8"):
         run_stage("preprocess", "mnist", params_file=params, root=tmp_path)
     assert not (tmp_path / "data" / "processed" / "mnist").exists()
     assert not list((tmp_path / "data" / "processed").glob("*.partial"))
     assert not (tmp_path / "metrics" / "mnist" / "preprocess.json").exists()
 
 
+def test_arrays_are_checked_by_content_whatever_the_container(tmp_path: Path) -> None:
+    arrays = {"x_train": np.zeros((3, 28, 28), "uint8"), "y_train": np.zeros(3, "uint8")}
+    np.savez(tmp_path / "other.npz", **arrays)
+    assert not holds_official_arrays(tmp_path / "other.npz")
+    (tmp_path / "broken.npz").write_bytes(b"not a zip")
+    assert not holds_official_arrays(tmp_path / "broken.npz")
+
+
 @pytest.mark.real_data
 def test_mirror_copy_is_accepted_by_content_not_bytes(shared_datasets: Path) -> None:
-    mirror_file = shared_datasets / "mnist" / "mnist.npz"
-    source = DATASET.sources(Params())[0]
-    assert DATASET.content_matches(source, mirror_file)
-    other = Source("mnist", source.url, "mnist.npz")
-    assert DATASET.content_matches(other, mirror_file)
+    assert holds_official_arrays(shared_datasets / "mnist" / "mnist.npz")
 
 
 @pytest.mark.real_data
-def test_real_download_and_preprocess(tmp_path, tracking_uri, shared_datasets) -> None:
-    params = params_with(tmp_path, **{"data.mirror": str(shared_datasets)})
+def test_real_download_and_preprocess(tmp_path, tracking_uri, shared_datasets,
+                                      monkeypatch) -> None:
+    params = params_with(tmp_path)
+    monkeypatch.setenv("PIPELINE_MIRROR", str(shared_datasets))
     run_stage("download", "mnist", params_file=params, root=tmp_path)
+    raw = tmp_path / "data" / "raw" / "mnist"
+    # the canonical form: the official arrays as .npy, whatever container the mirror used
+    assert sorted(path.name for path in raw.iterdir()) == [
+        "x_test.npy", "x_train.npy", "y_test.npy", "y_train.npy"]
     metrics = run_stage("preprocess", "mnist", params_file=params, root=tmp_path)
     assert (metrics["train_images"], metrics["validation_images"], metrics["test_images"]) == (
         54000, 6000, 10000)

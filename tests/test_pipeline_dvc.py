@@ -8,7 +8,7 @@ from pathlib import Path
 import mlflow
 import pytest
 import yaml
-from dvc_project import init_project, ran_stages, run, tiny_params
+from dvc_project import init_project, ran_stages, run, stage_metrics, tiny_params
 
 pytestmark = pytest.mark.slow
 
@@ -20,10 +20,10 @@ def project(tmp_path_factory) -> Path:
 
 def test_repro_runs_every_stage_and_marks_results_synthetic(project: Path) -> None:
     output = run(["dvc", "repro"], project)
-    assert ran_stages(output) == {f"{stage}@mnist" for stage in
+    assert ran_stages(output) == {f"mnist-{stage}" for stage in
                                   ("download", "preprocess", "tune", "train", "evaluate",
                                    "explain")} | {"report"}
-    evaluate = json.loads((project / "metrics/mnist/evaluate.json").read_text())
+    evaluate = stage_metrics(project, "mnist", "evaluate")
     assert evaluate["synthetic"] is True and 0 <= evaluate["accuracy"] <= 1
     for name in ("gradcam_correct_predicted_class.png", "gradcam_wrong_true_class.png"):
         assert (project / "data/explain/mnist" / name).stat().st_size > 1000
@@ -52,4 +52,4 @@ def test_changing_a_train_param_reruns_train_evaluate_explain_only(project: Path
     params["mnist"]["train"]["epochs"] = 1
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     output = run(["dvc", "repro"], project)
-    assert ran_stages(output) == {"train@mnist", "evaluate@mnist", "explain@mnist", "report"}
+    assert ran_stages(output) == {"mnist-train", "mnist-evaluate", "mnist-explain", "report"}

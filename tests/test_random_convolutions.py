@@ -11,7 +11,7 @@ import pytest
 from sklearn.linear_model import RidgeClassifierCV
 from sklearn.preprocessing import StandardScaler
 
-from pipeline.random_convolutions import (
+from pipeline.experiments.ecg5000.rocket import (
     RandomConvolutionFeatures,
     fit_random_kernel_classifier,
     random_kernels,

@@ -8,18 +8,22 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from fakes.local_figshare import LocalFigshare
 
-from pipeline.download import figshare
-from pipeline.download.figshare import FigshareUnavailable, confirm_files, list_files
-from pipeline.download.local_figshare import LocalFigshare
-from pipeline.download.remote_zip import (
+from pipeline.core.errors import DownloadError
+from pipeline.experiments.grazpedwri_dx import figshare
+from pipeline.experiments.grazpedwri_dx.figshare import (
+    FigshareUnavailable,
+    confirm_files,
+    list_files,
+)
+from pipeline.experiments.grazpedwri_dx.remote_zip import (
     MEMBER_SLACK_BYTES,
     TAIL_BYTES,
     extract_members,
     members_by_basename,
     open_zip,
 )
-from pipeline.errors import DownloadError
 
 FAST = {"backoff_seconds": 0.01, "timeout_seconds": 5.0}
 

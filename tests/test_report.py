@@ -1,4 +1,4 @@
-"""The HTML report: one self-contained page of every dataset's results, readable offline."""
+"""The HTML report: one self-contained page of every experiment's results, readable offline."""
 
 from __future__ import annotations
 
@@ -11,18 +11,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from dvc_project import stage_metrics
 from PIL import Image
 
 from pipeline.cli import main
-from pipeline.errors import DataError
-from pipeline.report import write_report
+from pipeline.core.errors import DataError
+from pipeline.report.report import write_report
 
 DATA_URI = re.compile(r'<img src="data:image/png;base64,([^"]+)" alt="([^"]+)">')
 
 
 def workspace(root: Path, metrics: dict[str, str]) -> Path:
     """A workspace whose stages wrote ``metrics`` (file name → text) and a training curve."""
-    (root / "params.yaml").write_text(yaml.safe_dump({"seed": 1, "datasets": ["mnist"],
+    (root / "params.yaml").write_text(yaml.safe_dump({"seed": 1,
                                                       "mnist": {"preset": "report_d_fixed_cnn"}}))
     folder = root / "metrics" / "mnist"
     folder.mkdir(parents=True)
@@ -35,13 +36,14 @@ def workspace(root: Path, metrics: dict[str, str]) -> Path:
 
 
 def test_report_of_a_partial_workspace_marks_what_has_not_run(tmp_path, monkeypatch) -> None:
-    root = workspace(tmp_path, {"train.json": json.dumps({"epochs_run": 3, "synthetic": False})})
+    root = workspace(tmp_path, {"train.json": json.dumps(
+        {"mnist": {"best_val_loss": 0.125, "synthetic": False}})})
     monkeypatch.chdir(root)
     assert main(["report", "--out", "out/report.html"]) == 0
     page = (root / "out" / "report.html").read_text()
     for stage in ("preprocess", "tune", "evaluate", "explain"):
         assert f"not run yet: {root / 'metrics' / 'mnist' / f'{stage}.json'} is missing" in page
-    assert "epochs_run" in page
+    assert "best_val_loss" in page
     assert [alt for _, alt in DATA_URI.findall(page)] == ["history.png"]
     assert "Synthetic data" not in page
     # the reference row whose setup this preset re-runs is marked; no test metric yet
@@ -71,7 +73,7 @@ def test_the_report_stage_writes_a_self_contained_page(repro_project: Path) -> N
     for data, alt in images:
         with Image.open(io.BytesIO(base64.b64decode(data))) as image:
             assert image.size[0] > 100 and image.size[1] > 100, alt
-    evaluate = json.loads((repro_project / "metrics/mnist/evaluate.json").read_text())
+    evaluate = stage_metrics(repro_project, "mnist", "evaluate")
     # our test accuracy stands beside each reference number
     assert page.count(f'<td class="number">{evaluate["accuracy"]:.4g}</td>') >= 6
     assert "Synthetic data (data.synthetic: true)" in page

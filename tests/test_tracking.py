@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-import mlflow
+import keras
+import numpy as np
 import pytest
 import yaml
+from dvc_project import stage_metrics
 from mlflow import MlflowClient
 
-from pipeline import tracking
-from pipeline.config import SharedParams
+from pipeline.core.params import SharedParams
+from pipeline.tracking import models, runs
+from pipeline.tracking import store as tracking_store
 
-SHARED = SharedParams(datasets=["mnist"])
+SHARED = SharedParams()
 
 
 @pytest.fixture(scope="module")
@@ -41,17 +43,26 @@ def runs_of(client: MlflowClient, experiment_name: str) -> list:
     return client.search_runs([experiment.experiment_id])
 
 
+def stage_run(experiment: str, stage: str, root: Path, *, synthetic: bool = True):
+    """As the stage runner opens one (the store from $MLFLOW_TRACKING_URI)."""
+    return runs.stage_run(
+        experiment, stage, uri=tracking_store.tracking_uri(None, root), root=root,
+        shared=SHARED.model_dump(mode="json"), synthetic=synthetic, code_version="0" * 16,
+        data_version=None if stage == "download" else runs.data_version(
+            root, experiment, root / "data" / "raw" / experiment))
+
+
+TINY_MODEL = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+
+
 def register_trained(root: Path, dataset: str, value: float, *, synthetic: bool = True) -> str:
-    """A train stage run that logs a model folder and registers it; returns the champion."""
-    with tracking.stage_run(dataset, "train", shared=SHARED, root=root, synthetic=synthetic):
-        model = root / "model"
-        model.mkdir(exist_ok=True)
-        (model / "model.keras").write_text("weights")
-        mlflow.log_artifacts(str(model), artifact_path="model")
-        tracking.register_model(dataset, "val_loss", value, greater_is_better=False,
-                                synthetic=synthetic)
+    """A train stage run that registers a (tiny) model; returns the champion's version."""
+    with stage_run(dataset, "train", root, synthetic=synthetic):
+        models.register_model(TINY_MODEL, dataset, metric="val_loss", value=value,
+                              direction="min", example_input=np.zeros((2, 3), "float32"),
+                              synthetic=synthetic)
     name = f"{dataset}-synthetic" if synthetic else dataset
-    return str(MlflowClient().get_model_version_by_alias(name, tracking.CHAMPION).version)
+    return str(MlflowClient().get_model_version_by_alias(name, models.CHAMPION).version)
 
 
 def test_champion_moves_only_when_a_new_version_beats_it(experiment, tmp_path) -> None:
@@ -62,26 +73,27 @@ def test_champion_moves_only_when_a_new_version_beats_it(experiment, tmp_path) -
     assert register_trained(tmp_path, dataset, 0.9, synthetic=False) == "1"
     assert experiment.get_model_version_by_alias(f"{dataset}-synthetic", "champion").version == 3
     version = experiment.get_model_version(f"{dataset}-synthetic", "4")
-    assert version.tags == {"validation_metric": "val_loss", "validation_value": "0.3"}
+    assert version.tags == {"validation_metric": "val_loss", "validation_value": "0.3",
+                            "direction": "min"}
     train_run = experiment.get_run(version.run_id)
     assert train_run.data.tags["champion"] == "false"
     assert train_run.data.tags["model_version"] == f"{dataset}-synthetic/4"
 
 
 def test_stages_of_one_execution_share_a_parent_that_gathers_them(experiment, tmp_path) -> None:
-    (tmp_path / "dvc.lock").write_text(yaml.safe_dump({"stages": {"download@mnist": {
+    (tmp_path / "dvc.lock").write_text(yaml.safe_dump({"stages": {"mnist-download": {
         "outs": [{"path": "data/raw/mnist", "hash": "md5", "md5": "0123abcd.dir"}]}}}))
     for stage, accuracy in (("download", None), ("tune", 0.75)):
-        with tracking.stage_run("mnist", stage, shared=SHARED, root=tmp_path, synthetic=True):
-            tracking.log_flat_params({"train": {"epochs": 2}})
-            tracking.log_numeric_metrics({"accuracy": accuracy} if accuracy else {})
-            with mlflow.start_run(run_name="trial-0", nested=True):  # as pipeline.tuning does
+        with stage_run("mnist", stage, tmp_path):
+            runs.log_flat_params({"train": {"epochs": 2}})
+            runs.log_numeric_metrics({"accuracy": accuracy} if accuracy else {})
+            with runs.trial_run("0", {"units": 8}):
                 pass
     assert "MLFLOW_EXPERIMENT_ID" not in os.environ  # nothing outlives the stage
-    runs = runs_of(experiment, tracking.experiment_name())
-    (parent,) = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
-    children = {run.data.tags["stage"]: run for run in runs if "stage" in run.data.tags}
-    trials = [run for run in runs if run.info.run_name == "trial-0"]
+    found = runs_of(experiment, tracking_store.experiment_name())
+    (parent,) = [run for run in found if "mlflow.parentRunId" not in run.data.tags]
+    children = {run.data.tags["stage"]: run for run in found if "stage" in run.data.tags}
+    trials = [run for run in found if run.info.run_name == "trial-0"]
     assert set(children) == {"download", "tune"}
     assert {run.data.tags["mlflow.parentRunId"] for run in trials} == {
         run.info.run_id for run in children.values()}
@@ -99,15 +111,13 @@ def test_stages_of_one_execution_share_a_parent_that_gathers_them(experiment, tm
 
 
 def test_a_failing_stage_fails_its_parent(experiment, tmp_path) -> None:
-    with pytest.raises(ValueError, match="boom"), tracking.stage_run(
-        "mnist", "train", shared=SHARED, root=tmp_path, synthetic=False
-    ):
+    with pytest.raises(ValueError, match="boom"), stage_run("mnist", "train", tmp_path):
         raise ValueError("boom")
-    with tracking.stage_run("mnist", "evaluate", shared=SHARED, root=tmp_path, synthetic=False):
+    with stage_run("mnist", "evaluate", tmp_path):
         pass
-    runs = runs_of(experiment, tracking.experiment_name())
-    (parent,) = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
-    children = {run.info.run_name: run.info.status for run in runs if run != parent}
+    found = runs_of(experiment, tracking_store.experiment_name())
+    (parent,) = [run for run in found if "mlflow.parentRunId" not in run.data.tags]
+    children = {run.info.run_name: run.info.status for run in found if run != parent}
     assert children == {"train@mnist": "FAILED", "evaluate@mnist": "FINISHED"}
     # a later stage of the same execution (dvc repro --keep-going) does not hide the failure
     assert parent.info.status == "FAILED"
@@ -117,17 +127,16 @@ WRITER = textwrap.dedent("""
     import os, sys, time
     from pathlib import Path
     import mlflow
-    from pipeline import tracking
-    from pipeline.config import SharedParams
+    from pipeline.tracking import runs
 
     root, writers = Path(sys.argv[1]), int(sys.argv[2])
     (root / f"ready-{os.getpid()}").touch()
     while len(list(root.glob("ready-*"))) < writers:  # every writer starts at the same moment
         time.sleep(0.01)
-    with tracking.stage_run("mnist", "train", shared=SharedParams(datasets=["mnist"]),
-                            root=root, synthetic=True):
+    with runs.stage_run("mnist", "train", uri=os.environ["MLFLOW_TRACKING_URI"], root=root,
+                        shared={"seed": 42}, synthetic=True, code_version="0"):
         for step in range(50):
-            tracking.log_numeric_metrics({"loss": 1.0 / (step + 1)}, step=step)
+            runs.log_numeric_metrics({"loss": 1.0 / (step + 1)}, step=step)
 """)
 
 
@@ -148,9 +157,9 @@ def test_parallel_stage_processes_on_a_new_sqlite_store(tmp_path) -> None:
     outputs = [writer.communicate(timeout=300)[0] for writer in writers]
     assert [writer.returncode for writer in writers] == [0, 0, 0], "\n".join(outputs)[-4000:]
     client = MlflowClient(uri)
-    runs = runs_of(client, tracking.EXPERIMENT)
-    children = [run for run in runs if run.data.tags.get("stage") == "train"]
-    assert len(children) == 3 and len(runs) == 6  # each writer is an execution of its own
+    found = runs_of(client, tracking_store.EXPERIMENT)
+    children = [run for run in found if run.data.tags.get("stage") == "train"]
+    assert len(children) == 3 and len(found) == 6  # each writer is an execution of its own
     for child in children:
         history = client.get_metric_history(child.info.run_id, "loss")
         assert [metric.step for metric in history] == list(range(50))
@@ -161,30 +170,32 @@ def test_a_dvc_repro_is_one_parent_with_a_child_per_stage_and_trial_grandchildre
     repro_project: Path,
 ) -> None:
     client = MlflowClient(f"sqlite:///{repro_project / 'mlflow.db'}")
-    runs = runs_of(client, tracking.EXPERIMENT)
-    parents = [run for run in runs if run.info.run_name.startswith("dvc repro @")]
+    found = runs_of(client, tracking_store.EXPERIMENT)
+    parents = [run for run in found if run.info.run_name.startswith("dvc repro @")]
     assert len(parents) == 1
     parent = parents[0]
-    children = [run for run in runs
+    children = [run for run in found
                 if run.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     stages = {run.data.tags["stage"]: run for run in children}
     assert sorted(stages) == sorted(
         ["download", "preprocess", "tune", "train", "evaluate", "explain"]
     )
     assert len(children) == len(stages)
-    trials = [run for run in runs
+    trials = [run for run in found
               if run.data.tags.get("mlflow.parentRunId") == stages["tune"].info.run_id]
     assert len(trials) == 2 and all("trial_id" in run.data.tags for run in trials)
 
     commit = subprocess.run(["git", "rev-list", "--max-parents=0", "HEAD"], cwd=repro_project,
                             capture_output=True, text=True, check=True).stdout.strip()
     lock = yaml.safe_load((repro_project / "dvc.lock").read_text())
-    raw_version = lock["stages"]["download@mnist"]["outs"][0]["md5"]
+    raw_version = lock["stages"]["mnist-download"]["outs"][0]["md5"]
     for stage, run in stages.items():
         tags = run.data.tags
-        assert (tags["dataset"], tags["synthetic"], tags["git_commit"]) == ("mnist", "true", commit)
+        assert (tags["experiment"], tags["synthetic"], tags["git_commit"]) == (
+            "mnist", "true", commit)
+        assert len(tags["code_version"]) == 16
         assert tags.get("data_version") == (None if stage == "download" else raw_version)
-    evaluate = json.loads((repro_project / "metrics/mnist/evaluate.json").read_text())
+    evaluate = stage_metrics(repro_project, "mnist", "evaluate")
     assert parent.data.metrics["mnist.evaluate.accuracy"] == pytest.approx(evaluate["accuracy"])
     assert parent.data.tags["data_version.mnist"] == raw_version
     assert stages["train"].data.tags["model_version"] == "mnist-synthetic/1"

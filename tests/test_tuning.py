@@ -1,14 +1,25 @@
-"""Search spaces from params, and a KerasTuner search that resumes after an interruption."""
+"""Search spaces from params, a KerasTuner search that resumes after an interruption, and
+resumes only while its code is the same."""
 
 from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import keras
 import keras_tuner as kt
 import mlflow
 import numpy as np
 import pytest
+import yaml
+from dvc_project import REPO, environment, tiny_params
+from mlflow import MlflowClient
 
-from pipeline.tuning import TunerParams, fixed_hyperparameters, hyperparameter, search
+from pipeline.ml.params import TunerParams
+from pipeline.ml.search_space import fixed_hyperparameters, hyperparameter
+from pipeline.ml.tuning import search
 
 
 def test_specs_become_the_right_hyperparameters() -> None:
@@ -90,3 +101,46 @@ def test_a_space_with_nothing_free_is_not_searched(tmp_path) -> None:
     best, trials = search(build, params=TunerParams(), train=(None, None),
                           validation=(None, None), workdir=tmp_path / "search", seed=0)
     assert best == {"units": 8} and trials == []
+
+
+def run_module(module: str, project: Path) -> str:
+    """``python -m module`` in ``project``, whose own copy of the package it imports."""
+    result = subprocess.run([sys.executable, "-m", module], cwd=project, env=environment(),
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout + result.stderr
+
+
+def trial_runs(project: Path) -> int:
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    return sum(run.info.run_name.startswith("trial-") for run in client.search_runs(
+        [client.get_experiment_by_name("pipeline").experiment_id]))
+
+
+@pytest.mark.slow
+def test_a_search_resumes_only_for_the_same_code(tmp_path: Path) -> None:
+    """Rerunning tune finds the finished search; after a change to the model builder (a code
+    dependency of tune that DVC reruns it for) the trials run again instead of returning the
+    old search's best values."""
+    project = tmp_path / "project"
+    shutil.copytree(REPO / "pipeline", project / "pipeline",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (project / "params.yaml").write_text(yaml.safe_dump(tiny_params()))
+    for stage in ("download", "preprocess", "tune"):
+        run_module(f"pipeline.experiments.mnist.{stage}", project)
+    assert trial_runs(project) == 2
+
+    again = run_module("pipeline.experiments.mnist.tune", project)
+    assert "resuming the search" in again and "(2 trials done)" in again
+    assert trial_runs(project) == 2  # nothing trained again
+
+    model = project / "pipeline/experiments/mnist/model.py"
+    builder = model.read_text()
+    changed = builder.replace('layers.Dense(len(CLASSES), name="logits")',
+                              'layers.Dense(len(CLASSES), kernel_initializer="he_normal", '
+                              'name="logits")')
+    assert changed != builder, "the edit this test makes no longer applies to model.py"
+    model.write_text(changed)
+    changed_run = run_module("pipeline.experiments.mnist.tune", project)
+    assert "resuming the search" not in changed_run
+    assert trial_runs(project) == 4

@@ -1,37 +1,47 @@
 """Yale faces: loading with the archive's quirks, leak-free protocol splits, the Hebbian neural
-PCA, verification by content, and the whole pipeline on synthetic data."""
+PCA, verification by content, one canonical download whichever way the data came, and the
+whole pipeline on synthetic data."""
 
 from __future__ import annotations
 
-import functools
-import http.server
+import json
+import logging
+import re
 import shutil
-import threading
-import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from fakes.folder_server import serve_folder
+from fakes.yale_database import write_database_folder, write_gif, zip_of
 
-from pipeline.datasets.yalefaces import (
+from pipeline.cli import run_stage
+from pipeline.core.errors import DataError, DownloadError, ParamsError
+from pipeline.core.params import load_experiment_params
+from pipeline.experiments.yalefaces import fingerprints
+from pipeline.experiments.yalefaces.canonical import FACES_FILE, TABLE_FILE
+from pipeline.experiments.yalefaces.database import (
+    ARCHIVE,
     CENTERLIGHT_ALIAS,
-    DATASET,
     DUPLICATE_COPY,
     FOLDER,
-    IDENTICAL_IMAGES,
-    Params,
+    holds_original_faces,
     read_database,
-    read_image,
-    synthetic_faces,
-    write_gif,
 )
-from pipeline.errors import DataError, DownloadError, ParamsError
-from pipeline.neural_pca import HebbianParams, fit_hebbian, principal_angles, unit_variances
-from pipeline.runner import run_stage
+from pipeline.experiments.yalefaces.layout import IDENTICAL_IMAGES, IMAGE_NAMES
+from pipeline.experiments.yalefaces.neural_pca import (
+    fit_hebbian,
+    hebbian_update,
+    principal_angles,
+    unit_variances,
+)
+from pipeline.experiments.yalefaces.params import HebbianParams, Params
+from pipeline.experiments.yalefaces.synthetic import synthetic_faces
 
+STAGES = ("download", "preprocess", "tune", "train", "evaluate", "explain")
+CANONICAL = [FACES_FILE, TABLE_FILE]
 SECTION = {
     "preset": "default",
     "presets": {},
@@ -50,8 +60,7 @@ SECTION = {
 }
 
 
-def write_params(root: Path, *, mirror: str | None = None, synthetic: bool = True,
-                 **changes: object) -> Path:
+def write_params(root: Path, *, synthetic: bool = True, **changes: object) -> Path:
     section = yaml.safe_load(yaml.safe_dump(SECTION))
     for dotted, value in changes.items():
         *parents, key = dotted.split(".")
@@ -59,19 +68,28 @@ def write_params(root: Path, *, mirror: str | None = None, synthetic: bool = Tru
         for part in parents:
             node = node.setdefault(part, {})
         node[key] = value
-    params = {"seed": 7, "datasets": ["yalefaces"],
-              "data": {"synthetic": synthetic, "mirror": mirror}, "yalefaces": section}
+    params = {"seed": 7, "data": {"synthetic": synthetic}, "yalefaces": section}
     path = root / "params.yaml"
     path.write_text(yaml.safe_dump(params))
     return path
 
 
+def details(root: Path, folder: str) -> dict:
+    """The stage's details.json (everything finer than its headline metrics)."""
+    return json.loads((root / "data" / folder / "yalefaces" / "details.json").read_text())
+
+
+@pytest.fixture(autouse=True)
+def no_mirror(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the tests that set a mirror use one."""
+    monkeypatch.delenv("PIPELINE_MIRROR", raising=False)
+
+
 @pytest.fixture(scope="module")
 def synthetic_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The synthetic database as the download stage writes it."""
-    out = tmp_path_factory.mktemp("synthetic")
-    DATASET.write_synthetic(out, Params(), np.random.default_rng(3))
-    return out / FOLDER
+    """Generated faces as the original zip's folder holds them (names, duplicate, Readme)."""
+    return write_database_folder(tmp_path_factory.mktemp("synthetic") / FOLDER,
+                                 synthetic_faces(np.random.default_rng(3)))
 
 
 def copy_of(folder: Path, tmp_path: Path) -> Path:
@@ -79,6 +97,14 @@ def copy_of(folder: Path, tmp_path: Path) -> Path:
     shutil.copytree(folder, target)
     return target
 
+
+
+
+def came_from(log_text: str) -> str:
+    """Where the download stage's log says the database came from."""
+    found = re.findall(r"the database came from the (mirror folder|archive|synthetic)", log_text)
+    assert found, "the download stage did not say where the data came from"
+    return found[-1]
 
 # -- loading ------------------------------------------------------------------------------------
 def test_loading_maps_the_zip_quirks(synthetic_folder: Path) -> None:
@@ -99,6 +125,7 @@ def test_loading_maps_the_zip_quirks(synthetic_folder: Path) -> None:
 def test_synthetic_faces_are_reproducible_and_distinct() -> None:
     first = synthetic_faces(np.random.default_rng(5))
     again = synthetic_faces(np.random.default_rng(5))
+    assert list(first) == IMAGE_NAMES
     assert all(np.array_equal(first[name], again[name]) for name in first)
     assert not np.array_equal(first["subject01.normal"], first["subject02.normal"])
 
@@ -129,6 +156,74 @@ def test_damaged_databases_are_named_errors(synthetic_folder, tmp_path, damage, 
         read_database(folder)
 
 
+# -- one canonical download, whichever way the data came ------------------------------------------
+def downloaded(root: Path) -> dict[str, bytes]:
+    raw = root / "data" / "raw" / "yalefaces"
+    assert sorted(path.name for path in raw.iterdir() if path.name != "SYNTHETIC") == CANONICAL
+    return {name: (raw / name).read_bytes() for name in CANONICAL}
+
+
+def test_download_is_the_same_from_a_mirror_folder_a_zip_or_synthetic_mode(
+        tmp_path, tracking_uri, monkeypatch, caplog) -> None:
+    """The canonical files are byte-identical whether the faces came as a mirror folder of
+    extracted files (no duplicate, as in ../shared/datasets), as the zip from a mirror or over
+    HTTP (with its duplicate and metadata), or were generated; no scratch lands in the
+    mirror."""
+    generated = tmp_path / "generated"
+    generated.mkdir()
+    run_stage("download", "yalefaces", params_file=write_params(generated), root=generated)
+    expected = downloaded(generated)
+    pixels = np.load(generated / "data" / "raw" / "yalefaces" / FACES_FILE)
+    faces = dict(zip(IMAGE_NAMES, pixels, strict=True))
+    # these stand-ins play the originals: their fingerprints are the ones verified
+    monkeypatch.setattr(fingerprints, "PIXEL_SHA256", {
+        name: fingerprints.pixel_fingerprint(image) for name, image in faces.items()})
+    folder_mirror, zip_mirror, served = (tmp_path / name for name in ("folders", "zips", "web"))
+    write_database_folder(folder_mirror / FOLDER, faces)
+    (folder_mirror / FOLDER / DUPLICATE_COPY).unlink()
+    (zip_mirror / FOLDER).mkdir(parents=True)
+    zip_of(folder_mirror / FOLDER, zip_mirror / FOLDER / ARCHIVE)
+    served.mkdir()
+    shutil.copyfile(zip_mirror / FOLDER / ARCHIVE, served / ARCHIVE)
+    untouched = {mirror: (mirror / FOLDER).stat().st_mtime_ns
+                 for mirror in (folder_mirror, zip_mirror)}
+    origins = {}
+    with serve_folder(served) as url:
+        for name, mirror, changes in (
+            ("mirror folder", folder_mirror, {}),
+            ("mirror zip", zip_mirror, {}),
+            ("zip over HTTP", None, {"download.url": f"{url}/{ARCHIVE}"}),
+        ):
+            root = tmp_path / name.replace(" ", "_")
+            root.mkdir()
+            if mirror is None:
+                monkeypatch.delenv("PIPELINE_MIRROR", raising=False)
+            else:
+                monkeypatch.setenv("PIPELINE_MIRROR", str(mirror))
+            caplog.clear()
+            with caplog.at_level(logging.INFO):
+                metrics = run_stage("download", "yalefaces", root=root,
+                                    params_file=write_params(root, synthetic=False, **changes))
+            origins[name] = came_from(caplog.text)
+            assert downloaded(root) == expected, name
+            assert metrics["images"] == 165 and metrics["identical_image_groups"] == 9
+    assert origins == {"mirror folder": "mirror folder", "mirror zip": "archive",
+                       "zip over HTTP": "archive"}
+    assert {mirror: (mirror / FOLDER).stat().st_mtime_ns for mirror in untouched} == untouched
+
+
+def test_preprocess_refuses_a_canonical_form_that_was_changed(tmp_path, tracking_uri) -> None:
+    params = write_params(tmp_path)
+    run_stage("download", "yalefaces", params_file=params, root=tmp_path)
+    faces = tmp_path / "data" / "raw" / "yalefaces" / FACES_FILE
+    pixels = np.load(faces)
+    pixels[3, 10, 10] ^= 1
+    np.save(faces, pixels)
+    with pytest.raises(DataError, match=r"images\.csv does not describe .*faces\.npy"):
+        run_stage("preprocess", "yalefaces", params_file=params, root=tmp_path)
+    assert not (tmp_path / "data" / "processed" / "yalefaces").exists()
+
+
 # -- protocols ----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def preprocessed(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -136,6 +231,7 @@ def preprocessed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     params = write_params(root, **{"preprocess.folds": 10, "preprocess.inner_folds": 5})
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+        patch.delenv("PIPELINE_MIRROR", raising=False)
         run_stage("download", "yalefaces", params_file=params, root=root)
         run_stage("preprocess", "yalefaces", params_file=params, root=root)
     return root / "data" / "processed" / "yalefaces"
@@ -218,8 +314,6 @@ def test_oja_finds_the_subspace_and_the_reports_start_cannot(known_covariance) -
     # the course report started every unit at all ones: under Oja's rule they stay identical
     from keras import ops
 
-    from pipeline.neural_pca import hebbian_update
-
     centred = ops.convert_to_tensor(x - x.mean(axis=0))
     weights = ops.convert_to_tensor(np.full((12, 3), 12**-0.5, "float32"))
     for _ in range(200):
@@ -235,23 +329,21 @@ def test_too_many_components_are_refused() -> None:
 
 # -- params ---------------------------------------------------------------------------------------
 def test_adaptive_tuners_are_refused(tmp_path: Path) -> None:
-    from pipeline.config import load_dataset_params
-
     params = write_params(tmp_path, **{"tune.tuner": "hyperband"})
     with pytest.raises(ParamsError, match=r"yalefaces\.tune\.tuner"):
-        load_dataset_params(params, "yalefaces", Params)
+        load_experiment_params(params, "yalefaces", Params)
     params = write_params(tmp_path, **{"preprocess.crop": {"top": 50, "bottom": 40, "left": 0,
                                                            "right": 10}})
     with pytest.raises(ParamsError, match="top < bottom"):
-        load_dataset_params(params, "yalefaces", Params)
+        load_experiment_params(params, "yalefaces", Params)
     # a face crop's errors are its own, not the fixed box's missing keys
     params = write_params(tmp_path, **{"preprocess.crop": {"face_margin": 2}})
     with pytest.raises(ParamsError, match=r"invalid parameters:\n  yalefaces\.preprocess\.crop"
                        r"\.face_margin: Input should be less than or equal to 1 \(got 2\)$"):
-        load_dataset_params(params, "yalefaces", Params)
+        load_experiment_params(params, "yalefaces", Params)
     params = write_params(tmp_path, **{"preprocess.crop": "face"})
     with pytest.raises(ParamsError, match=r"crop: expected a fixed box .* or null"):
-        load_dataset_params(params, "yalefaces", Params)
+        load_experiment_params(params, "yalefaces", Params)
 
 
 # -- the whole pipeline ----------------------------------------------------------------------------
@@ -259,91 +351,77 @@ def test_adaptive_tuners_are_refused(tmp_path: Path) -> None:
 def test_end_to_end_on_synthetic_faces(tmp_path: Path, tracking_uri: str) -> None:
     params = write_params(tmp_path, **{"preprocess.protocols": ["kfold", "two_subjects"]})
     metrics = {stage: run_stage(stage, "yalefaces", params_file=params, root=tmp_path)
-               for stage in ("download", "preprocess", "tune", "train", "evaluate", "explain")}
-    tune, evaluate = metrics["tune"], metrics["evaluate"]
+               for stage in STAGES}
+    tune, evaluate = details(tmp_path, "tune"), details(tmp_path, "evaluate")
     # two repetitions, each with 3 main and 3 two-subject selection sets; and set "all"
-    assert tune["trials"] == 2 and tune["selection_sets"] == 2 * (3 + 3) + 1
+    assert metrics["tune"]["trials"] == 2 and tune["selection_sets"] == 2 * (3 + 3) + 1
+    assert metrics["preprocess"]["selection_sets"] == 2 * (3 + 3) + 1
     assert metrics["train"]["fold_networks"] == 2 * (3 + 21)
     for method in ("network", "eigenfaces_1nn", "fisherfaces", "fisherfaces_classic"):
         assert evaluate[f"kfold_{method}_predictions"] == 2 * 165
         assert evaluate[f"two_subjects_{method}_predictions"] == 2 * 22
     assert {"kfold_network_accuracy_repeat0", "kfold_fisherfaces_accuracy_repeat1"} <= set(
         evaluate)
+    # the headline: network and Fisherfaces per protocol run; everything else in details
+    assert {key for key in metrics["evaluate"] if key.endswith("_accuracy")} == {
+        "kfold_network_accuracy", "kfold_fisherfaces_accuracy", "two_subjects_network_accuracy",
+        "two_subjects_fisherfaces_accuracy"}
     # the synthetic faces are learnable: far above chance (1/15) after 15 epochs
-    assert evaluate["kfold_network_accuracy"] > 0.3
-    assert evaluate["kfold_fisherfaces_accuracy"] > 0.5
+    assert metrics["evaluate"]["kfold_network_accuracy"] > 0.3
+    assert metrics["evaluate"]["kfold_fisherfaces_accuracy"] > 0.5
     predictions = pd.read_csv(tmp_path / "data" / "evaluate" / "yalefaces" / "predictions.csv")
     assert predictions.groupby(["protocol", "method"])["image"].nunique().min() >= 22
     explain = tmp_path / "data" / "explain" / "yalefaces"
     for figure in ("eigenfaces.png", "reconstructions.png", "explained_variance.png",
                    "saliency.png"):
         assert (explain / figure).stat().st_size > 1000
+    assert "reconstruction_mse_12" in details(tmp_path, "explain")
     # the same params give the same metrics
     again = run_stage("evaluate", "yalefaces", params_file=params, root=tmp_path)
-    assert again["kfold_network_accuracy"] == evaluate["kfold_network_accuracy"]
+    assert again["kfold_network_accuracy"] == metrics["evaluate"]["kfold_network_accuracy"]
 
 
 # -- real data: download by content ---------------------------------------------------------
-def zip_of(folder: Path, path: Path, *, change: str | None = None) -> Path:
-    """A zip laid out like the original: yalefaces/..., the duplicate, macOS metadata."""
-    with zipfile.ZipFile(path, "w") as archive:
-        for file in sorted(folder.iterdir()):
-            data = file.read_bytes()
-            if file.name == change:
-                buffer = path.with_suffix(".gif")
-                pixels = read_image(folder / CENTERLIGHT_ALIAS).copy()
-                pixels[100, 100] ^= 1
-                write_gif(buffer, pixels)
-                data = buffer.read_bytes()
-            archive.writestr(f"{FOLDER}/{file.name}", data)
-        archive.writestr(f"{FOLDER}/{DUPLICATE_COPY}", (folder / "subject01.glasses").read_bytes())
-        archive.writestr("__MACOSX/yalefaces/._subject01.gif", b"\x00\x05\x16\x07")
-    return path
-
-
-@pytest.fixture
-def http_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    served = tmp_path / "served"
-    served.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", served
-    finally:
-        server.shutdown()
-        thread.join()
-
-
 @pytest.mark.real_data
-def test_real_mirror_folder_is_verified_and_loaded(tmp_path, tracking_uri,
-                                                     shared_datasets) -> None:
-    params = write_params(tmp_path, mirror=str(shared_datasets), synthetic=False)
+def test_real_mirror_folder_is_verified_and_loaded(tmp_path, tracking_uri, shared_datasets,
+                                                     monkeypatch, caplog) -> None:
+    caplog.set_level(logging.INFO)
+    monkeypatch.setenv("PIPELINE_MIRROR", str(shared_datasets))
+    params = write_params(tmp_path, synthetic=False)
     download = run_stage("download", "yalefaces", params_file=params, root=tmp_path)
     assert (download["images"], download["identical_image_groups"]) == (165, 9)
-    assert download["origin"] == "mirror folder"
+    assert came_from(caplog.text) == "mirror folder"
     preprocess = run_stage("preprocess", "yalefaces", params_file=params, root=tmp_path)
-    assert preprocess["loo_outer_folds"] == 156 and preprocess["identical_image_groups"] == 9
     assert preprocess["faces_not_detected"] == 0  # the default crop finds every real face
+    found = details(tmp_path, "processed")
+    assert found["loo_outer_folds"] == 156 and found["identical_image_groups"] == 9
 
 
 @pytest.mark.real_data
 def test_real_archive_over_http_is_verified_by_content(tmp_path, tracking_uri, shared_datasets,
-                                                        http_server) -> None:
-    url, served = http_server
+                                                        monkeypatch, caplog) -> None:
+    caplog.set_level(logging.INFO)
+    served = tmp_path / "served"
+    served.mkdir()
     real = shared_datasets / FOLDER
     zip_of(real, served / "yalefaces.zip")
-    zip_of(real, served / "changed.zip", change="subject01.gif")
-    source = DATASET.sources(Params())[0]
-    assert DATASET.content_matches(source, served / "yalefaces.zip")
-    assert not DATASET.content_matches(source, served / "changed.zip")
-    params = write_params(tmp_path, synthetic=False, **{"download.url": f"{url}/yalefaces.zip"})
-    download = run_stage("download", "yalefaces", params_file=params, root=tmp_path)
-    assert download["origin"] == "archive" and download["images"] == 165
-    raw = tmp_path / "data" / "raw" / "yalefaces"
-    assert sorted(path.name for path in raw.iterdir()) == [FOLDER]  # zip and __MACOSX gone
-    params = write_params(tmp_path, synthetic=False, **{"download.url": f"{url}/changed.zip"})
-    with pytest.raises(DownloadError, match=r"1 images differ .*subject01\.centerlight"):
-        run_stage("download", "yalefaces", params_file=params, root=tmp_path)
-    assert sorted(path.name for path in raw.iterdir()) == [FOLDER]  # the good copy stays
+    zip_of(real, served / "changed.zip", change=CENTERLIGHT_ALIAS)
+    assert holds_original_faces(served / "yalefaces.zip")
+    assert not holds_original_faces(served / "changed.zip")
+    from_folder = tmp_path / "from_folder"
+    from_folder.mkdir()
+    monkeypatch.setenv("PIPELINE_MIRROR", str(shared_datasets))
+    run_stage("download", "yalefaces", params_file=write_params(from_folder, synthetic=False),
+              root=from_folder)
+    monkeypatch.delenv("PIPELINE_MIRROR")
+    with serve_folder(served) as url:
+        params = write_params(tmp_path, synthetic=False,
+                              **{"download.url": f"{url}/yalefaces.zip"})
+        download = run_stage("download", "yalefaces", params_file=params, root=tmp_path)
+        assert came_from(caplog.text) == "archive" and download["images"] == 165
+        assert downloaded(tmp_path) == downloaded(from_folder)  # zip and __MACOSX gone
+        params = write_params(tmp_path, synthetic=False,
+                              **{"download.url": f"{url}/changed.zip"})
+        with pytest.raises(DownloadError, match=r"1 images differ .*subject01\.centerlight"):
+            run_stage("download", "yalefaces", params_file=params, root=tmp_path)
+    assert downloaded(tmp_path) == downloaded(from_folder)  # the good copy stays

@@ -1,7 +1,2 @@
-"""Fetching dataset files: mirror first, then HTTP(S) with resume, retries and checksums."""
-
-from pipeline.download.archive import extract_archive
-from pipeline.download.fetch import fetch
-from pipeline.download.source import Source
-
-__all__ = ["Source", "extract_archive", "fetch"]
+"""Fetching source files: a mirror first, then HTTP(S) with resume, retries and checksums
+(``fetch``), what a source declares (``source``), and safe archive extraction (``archive``)."""

@@ -1,9 +1,11 @@
 """Safe extraction of downloaded zip and tar archives.
 
 Archives from the internet are untrusted: members may try to escape the target folder
-(absolute paths, ``..``, links) or decompress to far more than they declare. Everything is
-checked before anything is written, sizes are counted again while writing, and the members
-only move into place once the whole archive was extracted.
+(absolute paths, ``..``, links) or decompress to far more than they declare (an archive bomb:
+a small zip of 512 MiB of zeros). Names, counts and declared sizes are checked before anything
+is written; sizes are counted again while writing (a member whose header lies is stopped at
+the limit); the members only move into place once the whole archive was extracted. The limits:
+members, bytes per member, total bytes, and total bytes relative to the archive's size.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import IO
 
-from pipeline.errors import DownloadError
+from pipeline.core.errors import DownloadError
 
 _CHUNK_BYTES = 2**20
 _ZIP_FILE_TYPE_MASK = 0o170000
@@ -36,26 +38,39 @@ class _Member:
     open: Callable[[], IO[bytes]]
 
 
-def extract_archive(
-    archive: Path,
-    dest_dir: Path,
-    *,
-    max_total_bytes: int = 50 * 2**30,
-    max_members: int = 1_000_000,
-) -> list[Path]:
+@dataclass(frozen=True)
+class Limits:
+    """What an extraction may write. The defaults fit every archive the pipeline reads (the
+    largest, GRAZPEDWRI-DX's image parts, are about 4 GB of PNGs that do not compress)."""
+
+    members: int = 100_000
+    member_bytes: int = 8 * 2**30
+    total_bytes: int = 20 * 2**30
+    ratio: float = 100.0  # total uncompressed bytes per byte of archive
+
+    def budget(self, archive: Path) -> tuple[int, str]:
+        """The most bytes ``archive`` may expand to, and which limit sets it."""
+        by_ratio = int(self.ratio * max(archive.stat().st_size, 1))
+        if by_ratio < self.total_bytes:
+            return by_ratio, f"{self.ratio:g} times the archive's {archive.stat().st_size} bytes"
+        return self.total_bytes, f"{self.total_bytes} bytes in all"
+
+
+def extract_archive(archive: Path, dest_dir: Path, *, limits: Limits = Limits()) -> list[Path]:
     """Extract a .zip, .tar or compressed .tar into ``dest_dir``; return the extracted files.
 
     Raises DownloadError, leaving ``dest_dir`` untouched, for an unreadable archive, a member
-    that would land outside ``dest_dir`` or is a link or device, more than ``max_members``
-    members, or more than ``max_total_bytes`` uncompressed bytes.
+    that would land outside ``dest_dir`` or is a link or device, or any of ``limits`` passed.
+    Scratch work happens beside ``dest_dir`` (the caller's output), never beside ``archive``,
+    which may sit in a read-only mirror.
     """
     archive, dest_dir = Path(archive), Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest_dir.name}.extract-", dir=dest_dir.parent))
     try:
         with _members(archive) as members:
-            planned = _plan(archive, members, max_total_bytes, max_members)
-            _write_members(archive, planned, staging, max_total_bytes)
+            planned = _plan(archive, members, limits)
+            _write_members(archive, planned, staging, limits)
         return _move_into_place(staging, dest_dir, planned)
     except (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError) as exc:
         raise DownloadError(f"Cannot extract {archive}: it is corrupt ({exc}).") from exc
@@ -108,23 +123,25 @@ def _tar_member(tar_file: tarfile.TarFile, info: tarfile.TarInfo) -> _Member:
     )
 
 
-def _plan(
-    archive: Path, members: Iterator[_Member], max_total_bytes: int, max_members: int
-) -> dict[PurePosixPath, _Member]:
+def _plan(archive: Path, members: Iterator[_Member], limits: Limits
+          ) -> dict[PurePosixPath, _Member]:
     """Check every member up front; return them by safe relative path (the last one wins,
     as with tar's own extraction)."""
     planned: dict[PurePosixPath, _Member] = {}
     declared = 0
+    budget, why = limits.budget(archive)
     for count, member in enumerate(members, start=1):
-        if count > max_members:
-            raise _refusal(archive, member.name, f"exceeds the limit of {max_members} members")
+        if count > limits.members:
+            raise _refusal(archive, member.name, f"exceeds the limit of {limits.members} members")
         if member.is_special:
             raise _refusal(archive, member.name, "is a link or device file")
+        if member.size > limits.member_bytes:
+            raise _refusal(archive, member.name, f"declares {member.size} bytes, beyond the "
+                           f"limit of {limits.member_bytes} bytes per member")
         declared += member.size
-        if declared > max_total_bytes:
-            raise _refusal(
-                archive, member.name, f"takes the total beyond the limit of {max_total_bytes} bytes"
-            )
+        if declared > budget:
+            raise _refusal(archive, member.name, f"takes the declared total to {declared} "
+                           f"bytes, beyond the limit of {why}")
         relative = _safe_relative_path(archive, member.name)
         if relative is not None:
             planned[relative] = member
@@ -144,27 +161,30 @@ def _safe_relative_path(archive: Path, name: str) -> PurePosixPath | None:
     return PurePosixPath(*path.parts) if path.parts else None
 
 
-def _write_members(
-    archive: Path,
-    planned: dict[PurePosixPath, _Member],
-    staging: Path,
-    max_total_bytes: int,
-) -> None:
+def _write_members(archive: Path, planned: dict[PurePosixPath, _Member], staging: Path,
+                   limits: Limits) -> None:
     """Write the members below ``staging``, counting the bytes: declared sizes can lie."""
-    budget = max_total_bytes
+    budget, why = limits.budget(archive)
+    left = budget
     for relative, member in planned.items():
         target = staging / relative
         if member.is_dir:
             target.mkdir(parents=True, exist_ok=True)
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
+        written = 0
         with member.open() as source, target.open("wb") as out:
             while chunk := source.read(_CHUNK_BYTES):
-                budget -= len(chunk)
-                if budget < 0:
-                    raise _refusal(
-                        archive, member.name, f"decompresses beyond {max_total_bytes} bytes"
-                    )
+                written += len(chunk)
+                left -= len(chunk)
+                if written > limits.member_bytes:
+                    raise _refusal(archive, member.name, f"decompresses beyond the limit of "
+                                   f"{limits.member_bytes} bytes per member")
+                if left < 0:
+                    raise _refusal(archive, member.name, f"takes the total beyond the limit "
+                                   f"of {why} (it decompresses to more than it declares)"
+                                   if written > member.size else
+                                   f"takes the total beyond the limit of {why}")
                 out.write(chunk)
 
 

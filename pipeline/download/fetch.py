@@ -1,7 +1,13 @@
-"""Fetch one source file: an existing verified copy, else a mirror, else the network.
+"""Fetch one source file: an existing verified copy, else the mirror, else the network.
 
-A file only ever gets its final name after it was verified (``os.replace`` of a temporary
-sibling), so a partial or corrupt download never looks like a finished one.
+Every way in goes through the same steps: a local mirror copy is read where it is (never
+written to: a team drive may be read-only); an HTTP mirror and the official URL are downloaded
+by :mod:`pipeline.download.http` (retries, resume across interruptions and runs, progress bar)
+into a partial file kept in ``partials`` (a cache folder outside the stage's output, keyed by
+URL); whatever arrives is verified — by checksum where one is known, else by the source's
+content check — and only then given its final name. A file that fails verification is deleted
+(a partial one first retried from byte 0, in case it was resumed from a stale start), and the
+error lists every place tried, why each failed, and the way out that applies.
 """
 
 from __future__ import annotations
@@ -10,35 +16,26 @@ import hashlib
 import logging
 import os
 import shutil
-import time
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
-import requests
-from requests.exceptions import ChunkedEncodingError
-from tqdm import tqdm
-
+from pipeline.core.errors import DataError, DownloadError
 from pipeline.download.archive import extract_archive
+from pipeline.download.http import CHUNK_BYTES, Retries, TransferFailure, download
 from pipeline.download.source import Source
-from pipeline.errors import DownloadError
 
 log = logging.getLogger(__name__)
 
-_CHUNK_BYTES = 2**20
-_RETRIED_CLIENT_ERRORS = frozenset({408, 429})
-
+# True when a file holds the source's content; False, or DownloadError/DataError saying why,
+# when it does not
 ContentCheck = Callable[[Path], bool]
 
 
-class _HttpFailure(Exception):
-    """A request that did not deliver the file; ``transient`` failures are worth retrying."""
-
-    def __init__(self, cause: str, *, transient: bool) -> None:
-        super().__init__(cause)
-        self.cause = cause
-        self.transient = transient
+def partial_file(folder: Path, url: str, filename: str) -> Path:
+    """Where the partial download of ``url`` waits to be resumed."""
+    return folder / f"{filename}.{hashlib.sha256(url.encode()).hexdigest()[:12]}.part"
 
 
 def fetch(
@@ -47,6 +44,7 @@ def fetch(
     *,
     mirror: str | None = None,
     content_check: ContentCheck | None = None,
+    partials: Path | None = None,
     retries: int = 4,
     backoff_seconds: float = 1.0,
     timeout_seconds: float = 30.0,
@@ -54,24 +52,92 @@ def fetch(
 ) -> Path:
     """Make ``dest_dir / source.filename`` hold the verified file and return that path.
 
-    ``mirror`` (a directory, ``file://`` URL or ``http(s)://`` prefix holding
-    ``<dataset>/<filename>``) is tried before ``source.url``. ``content_check`` accepts a copy
-    whose bytes differ from the declared checksum but whose decoded content is the same.
-    Transient network failures are retried ``retries`` times, waiting
-    ``backoff_seconds * 2**attempt`` and resuming the partial file each time.
+    ``mirror`` (a folder, ``file://`` URL or ``http(s)://`` prefix holding
+    ``<dataset>/<filename>``) is tried before ``source.url``. A source without a checksum needs
+    ``content_check`` (a structural check or fingerprint of the decoded content), which also
+    accepts a copy whose bytes differ from the checksum but whose content is the official one
+    (another container). Partial downloads wait in ``partials`` (default: ``dest_dir``).
     """
+    if not (source.sha256 or source.md5 or content_check):
+        raise ValueError(f"{source.dataset}/{source.filename}: a source needs a checksum or a "
+                         "content check: nothing unverified is ever accepted")
     dest_dir = Path(dest_dir)
     final = dest_dir / source.filename
     final.parent.mkdir(parents=True, exist_ok=True)
+    settings = Retries(retries, backoff_seconds, timeout_seconds, progress)
     if not _existing_copy_ok(final, source, content_check):
-        fetched_from_mirror = mirror is not None and _from_mirror(
-            mirror, source, final, content_check, timeout_seconds, progress
-        )
-        if not fetched_from_mirror:
-            _download(source, final, retries, backoff_seconds, timeout_seconds, progress)
+        attempts: list[tuple[str, str]] = []
+        for location in _locations(mirror, source):
+            problem = _fetch_from(location, source, final, content_check,
+                                  partials or dest_dir, settings)
+            if problem is None:
+                break
+            attempts.append((location, problem))
+            log.warning("%s: %s; %s", location, problem,
+                        "trying the next place" if location != source.url else "giving up")
+        else:
+            raise _failure(source, mirror, attempts)
     if source.extract:
         extract_archive(final, dest_dir)
     return final
+
+
+# -- where to look ------------------------------------------------------------------------------
+
+
+def _locations(mirror: str | None, source: Source) -> list[str]:
+    """The mirror's copy (a path or URL), then the official URL."""
+    if mirror is None:
+        return [source.url]
+    relative = f"{source.dataset}/{source.filename}"
+    if urlparse(mirror).scheme in ("http", "https"):
+        return [f"{mirror.rstrip('/')}/{relative}", source.url]
+    return [str(local_path(mirror) / relative), source.url]
+
+
+def local_path(location: str) -> Path:
+    """A folder or file named by a path or a ``file://`` URL."""
+    parsed = urlparse(location)
+    return Path(url2pathname(parsed.path)) if parsed.scheme == "file" else Path(location)
+
+
+def _fetch_from(location: str, source: Source, final: Path, content_check: ContentCheck | None,
+                partials: Path, retries: Retries) -> str | None:
+    """Put the verified file from ``location`` at ``final``; None, or why it could not."""
+    if urlparse(location).scheme not in ("http", "https"):
+        path = Path(location)
+        if not path.is_file():
+            return "not there"
+        problem = _rejection(path, source, content_check)
+        if problem is None:
+            _copy_into_place(path, final)
+        return problem
+    part = partial_file(partials, location, source.filename)
+    for fresh in (False, True):
+        resumed = part.exists() and not fresh
+        if fresh:
+            part.unlink(missing_ok=True)
+        try:
+            download(location, part, retries, needed_bytes=source.size)
+        except TransferFailure as failure:
+            return failure.cause
+        problem = _rejection(part, source, content_check)
+        if problem is None:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(part, final)
+            return None
+        part.unlink()
+        if not resumed:
+            break
+        log.warning("%s: the download resumed from %s is not the file (%s); starting over",
+                    location, part, problem)
+    return f"{problem}; the download was deleted"
+
+
+def _copy_into_place(path: Path, final: Path) -> None:
+    partial = final.with_name(final.name + ".copy")
+    shutil.copyfile(path, partial)
+    os.replace(partial, final)
 
 
 # -- verification ---------------------------------------------------------------------------
@@ -87,7 +153,7 @@ def _expected_digest(source: Source) -> tuple[str, str] | None:
 
 
 def _mismatch(path: Path, source: Source) -> str | None:
-    """How ``path`` differs from the declared size and checksum; None when it matches both."""
+    """How ``path`` differs from the declared size and checksum; None when it matches."""
     size = path.stat().st_size
     if source.size is not None and size != source.size:
         return f"expected {source.size} bytes, got {size}"
@@ -97,32 +163,37 @@ def _mismatch(path: Path, source: Source) -> str | None:
     algorithm, want = expected
     digest = hashlib.new(algorithm)
     with path.open("rb") as stream:
-        while chunk := stream.read(_CHUNK_BYTES):
+        while chunk := stream.read(CHUNK_BYTES):
             digest.update(chunk)
     got = digest.hexdigest()
     return None if got == want else f"expected {algorithm} {want}, got {got}"
 
 
-def _rejection(
-    path: Path, source: Source, content_check: ContentCheck | None, *, trust_unchecked: bool
-) -> str | None:
+def _rejection(path: Path, source: Source, content_check: ContentCheck | None) -> str | None:
     """Why ``path`` does not hold the source; None when it has the declared bytes or, by
-    ``content_check``, the same content. Without a declared checksum, matching the size alone
-    is enough only if ``trust_unchecked``."""
+    ``content_check``, the official content. A content check says why by raising
+    DownloadError or DataError, or just answers False."""
     problem = _mismatch(path, source)
-    if problem is None and not trust_unchecked and _expected_digest(source) is None:
-        problem = "no checksum is known"
-    if problem is None or (content_check is not None and content_check(path)):
+    if problem is None and _expected_digest(source) is not None:
         return None
-    return problem if content_check is None else f"{problem}, and its content differs"
+    if content_check is None:
+        return problem
+    try:
+        if content_check(path):
+            return None
+        why = "the content check failed: a truncated or different file"
+    except (DownloadError, DataError) as error:
+        why = str(error)
+    if problem is None:
+        return f"its content is not the expected one (no checksum is known; {why})"
+    return f"{problem}, and its content differs ({why})"
 
 
 def _existing_copy_ok(final: Path, source: Source, content_check: ContentCheck | None) -> bool:
     """Whether an earlier run already left the verified file (then nothing is fetched)."""
     if not final.is_file():
         return False
-    # Only verified files get the final name, so one without a checksum is trusted.
-    problem = _rejection(final, source, content_check, trust_unchecked=True)
+    problem = _rejection(final, source, content_check)
     if problem is None:
         log.info("%s is already present and verified", final)
         return True
@@ -131,198 +202,16 @@ def _existing_copy_ok(final: Path, source: Source, content_check: ContentCheck |
     return False
 
 
-# -- mirror -----------------------------------------------------------------------------------
-
-
-def _from_mirror(
-    mirror: str,
-    source: Source,
-    final: Path,
-    content_check: ContentCheck | None,
-    timeout_seconds: float,
-    progress: bool,
-) -> bool:
-    """Put the mirror's copy at ``final`` if it holds the source's content; whether it did."""
-    candidate = final.with_name(final.name + ".mirror.part")
-    try:
-        copy = _mirror_copy(mirror, source, candidate, timeout_seconds, progress)
-        if copy is None:
-            return False
-        # Without a checksum the mirror is as trustworthy as the network, unless the
-        # dataset can say more by looking at the content.
-        problem = _rejection(copy, source, content_check, trust_unchecked=content_check is None)
-        if problem is not None:
-            log.warning("Ignoring mirror copy %s (%s); trying %s", copy, problem, source.url)
-            return False
-        if copy != candidate:
-            shutil.copyfile(copy, candidate)
-        os.replace(candidate, final)
-        log.info("Fetched %s from the mirror %s", source.filename, mirror)
-        return True
-    finally:
-        candidate.unlink(missing_ok=True)
-
-
-def _mirror_copy(
-    mirror: str, source: Source, candidate: Path, timeout_seconds: float, progress: bool
-) -> Path | None:
-    """The mirror's file for ``source`` (downloaded to ``candidate`` for an HTTP mirror)."""
+def _failure(source: Source, mirror: str | None, attempts: list[tuple[str, str]]
+             ) -> DownloadError:
+    tried = "\n".join(f"  - {location}: {problem}" for location, problem in attempts)
     relative = f"{source.dataset}/{source.filename}"
-    scheme = urlparse(mirror).scheme
-    if scheme in ("http", "https"):
-        url = f"{mirror.rstrip('/')}/{relative}"
-        candidate.unlink(missing_ok=True)
-        try:
-            _transfer(url, candidate, timeout_seconds, progress)
-        except _HttpFailure as failure:
-            level = logging.INFO if failure.cause.startswith("HTTP 404") else logging.WARNING
-            log.log(level, "Mirror has no usable %s (%s); trying %s", url, failure, source.url)
-            return None
-        return candidate
-    root = Path(url2pathname(urlparse(mirror).path)) if scheme == "file" else Path(mirror)
-    path = root / relative
-    if not path.is_file():
-        log.info("Mirror has no %s; trying %s", path, source.url)
-        return None
-    return path
-
-
-# -- network ----------------------------------------------------------------------------------
-
-
-def _download(
-    source: Source,
-    final: Path,
-    retries: int,
-    backoff_seconds: float,
-    timeout_seconds: float,
-    progress: bool,
-) -> None:
-    """Download ``source.url`` into ``<final>.part``, verify it, then rename it to ``final``."""
-    part = final.with_name(final.name + ".part")
-    _check_free_space(source, part)
-    for attempt in range(retries + 1):
-        try:
-            _transfer(source.url, part, timeout_seconds, progress)
-            break
-        except _HttpFailure as failure:
-            if not failure.transient or attempt == retries:
-                raise _unreachable_error(source, failure.cause) from failure
-            delay = backoff_seconds * 2**attempt
-            log.warning(
-                "Downloading %s failed (%s); retry %d of %d in %.2f s",
-                source.url,
-                failure.cause,
-                attempt + 1,
-                retries,
-                delay,
-            )
-            time.sleep(delay)
-    problem = _mismatch(part, source)
-    if problem is not None:
-        part.unlink()
-        raise DownloadError(
-            f"The file downloaded from {source.url} is not the expected one: {problem}. "
-            "It was deleted; run again to retry. If this repeats, the file changed upstream."
-        )
-    os.replace(part, final)
-
-
-def _transfer(url: str, part: Path, timeout_seconds: float, progress: bool) -> None:
-    """Stream ``url`` into ``part``, continuing after the bytes ``part`` already holds."""
-    offset = part.stat().st_size if part.exists() else 0
-    # identity: the bytes on disk (and Range offsets) must be the file's, not a decoded body
-    headers = {"Accept-Encoding": "identity"}
-    if offset:
-        headers["Range"] = f"bytes={offset}-"
-    try:
-        with requests.get(url, headers=headers, stream=True, timeout=timeout_seconds) as response:
-            if response.status_code == 416 and offset:
-                _handle_unsatisfiable_range(response, part, offset)
-                return
-            _raise_for_status(response)
-            if response.status_code != 206:  # the server ignored Range: it sends everything
-                offset = 0
-            _write_body(response, part, offset, progress)
-    except (requests.ConnectionError, requests.Timeout, ChunkedEncodingError) as exc:
-        raise _HttpFailure(_describe(exc), transient=True) from exc
-    except requests.RequestException as exc:  # a malformed URL, too many redirects...
-        raise _HttpFailure(_describe(exc), transient=False) from exc
-
-
-def _handle_unsatisfiable_range(response: requests.Response, part: Path, offset: int) -> None:
-    """416: the part file is either complete already or does not fit the server's file."""
-    total = response.headers.get("Content-Range", "").rpartition("/")[2]
-    if total == str(offset):
-        return  # complete; the caller verifies it
-    part.unlink()
-    raise _HttpFailure("HTTP 416: the partial file does not fit; restarting", transient=True)
-
-
-def _raise_for_status(response: requests.Response) -> None:
-    status = response.status_code
-    if status < 400:
-        return
-    cause = f"HTTP {status} {response.reason}".rstrip()
-    raise _HttpFailure(cause, transient=status >= 500 or status in _RETRIED_CLIENT_ERRORS)
-
-
-def _write_body(response: requests.Response, part: Path, offset: int, progress: bool) -> None:
-    length = response.headers.get("Content-Length", "")
-    total = offset + int(length) if length.isdigit() else None
-    with (
-        part.open("ab" if offset else "wb") as out,
-        tqdm(
-            total=total,
-            initial=offset,
-            unit="B",
-            unit_scale=True,
-            unit_divisor=1024,
-            desc=part.name.removesuffix(".part"),
-            disable=None if progress else True,
-        ) as bar,
-    ):
-        for chunk in response.iter_content(_CHUNK_BYTES):
-            out.write(chunk)
-            bar.update(len(chunk))
-
-
-def _describe(exc: requests.RequestException) -> str:
-    """A short cause for a failed request, instead of urllib3's nested repr."""
-    if isinstance(exc, requests.Timeout):
-        return "timed out"
-    text = str(exc).lower()
-    for needle, cause in (
-        ("refused", "connection refused"),
-        ("resolve", "host name could not be resolved"),
-        ("reset", "connection reset"),
-        ("incompleteread", "connection closed before the whole file arrived"),
-    ):
-        if needle in text:
-            return cause
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _check_free_space(source: Source, part: Path) -> None:
-    if source.size is None:
-        return
-    needed = source.size - (part.stat().st_size if part.exists() else 0)
-    free = shutil.disk_usage(part.parent).free
-    if needed > free:
-        raise DownloadError(
-            f"Not enough free disk space in {part.parent} for {source.filename}: "
-            f"{_mib(needed)} needed, {_mib(free)} free."
-        )
-
-
-def _mib(size: int) -> str:
-    return f"{size / 2**20:,.1f} MiB"
-
-
-def _unreachable_error(source: Source, cause: str) -> DownloadError:
-    return DownloadError(
-        f"Could not download {source.url}: {cause}.\n"
-        "Either set data.mirror in params.yaml to a directory holding "
-        f"{source.dataset}/{source.filename}, or run with data.synthetic: true to use "
-        "generated stand-in data."
-    )
+    if mirror is None:
+        way_out = (f"set $PIPELINE_MIRROR to a folder (or URL prefix) holding {relative}, "
+                   "or run with data.synthetic: true for generated stand-ins")
+    else:
+        mirror_copy, problem = attempts[0]
+        way_out = (f"put the official {source.filename} at {mirror_copy} (the mirror's copy "
+                   f"{'is missing' if problem == 'not there' else 'was rejected'}), or unset "
+                   "$PIPELINE_MIRROR to use only the network, or run with data.synthetic: true")
+    return DownloadError(f"Could not get {relative}. Tried:\n{tried}\nWay out: {way_out}.")

@@ -1,0 +1,1 @@
+"""MNIST: a CNN whose architecture and learning rate are searched, explained with Grad-CAM."""

@@ -1,0 +1,225 @@
+"""Hyperparameter search with KerasTuner, and the tune stage of a Keras classifier.
+
+The experiment's model builder declares its space through
+:func:`pipeline.ml.search_space.hyperparameter`. Each trial is a nested MLflow run with its
+hyperparameters and per-epoch metrics (MLflow's Keras callback) and one log line. The tuner's
+state lives in a folder keyed by everything the search depends on (the tune stage's code, its
+params, the seed and the data): an interrupted search resumes, a changed one starts afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import keras
+import keras_tuner as kt
+import mlflow
+import numpy as np
+import pandas as pd
+
+from pipeline.core.context import StageContext, StageResult
+from pipeline.core.errors import PipelineError
+from pipeline.core.params import StrictModel
+from pipeline.ml.params import TunerParams
+from pipeline.ml.search_space import write_best
+from pipeline.ml.splits import stratified_subset
+from pipeline.tracking.runs import trial_run
+
+log = logging.getLogger(__name__)
+
+TRIALS_FILE = "trials.csv"
+
+
+class _SpaceHyperModel(kt.HyperModel):
+    """Builds with the experiment's builder; uses ``batch_size`` from the space if declared."""
+
+    def __init__(self, build: Callable[[kt.HyperParameters], keras.Model], batch_size: int):
+        super().__init__()
+        self._build = build
+        self._batch_size = batch_size
+
+    def build(self, hp: kt.HyperParameters) -> keras.Model:
+        return self._build(hp)
+
+    def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any) -> Any:
+        kwargs["batch_size"] = hp.values.get("batch_size", self._batch_size)
+        return model.fit(*args, **kwargs)
+
+
+class LoggedTrials:
+    """Mixin for a KerasTuner tuner: each trial is a nested MLflow run and one log line."""
+
+    def on_trial_begin(self, trial: kt.engine.trial.Trial) -> None:
+        self._trial_started = time.perf_counter()
+        super().on_trial_begin(trial)  # type: ignore[misc]
+
+    def run_trial(self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any) -> Any:
+        with trial_run(trial.trial_id, trial.hyperparameters.values):
+            kwargs["callbacks"] = [*kwargs.get("callbacks", []), mlflow.keras.MlflowCallback()]
+            return super().run_trial(trial, *args, **kwargs)  # type: ignore[misc]
+
+    def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
+        super().on_trial_end(trial)  # type: ignore[misc]
+        done = self.oracle.trials[trial.trial_id]  # type: ignore[attr-defined]
+        score = "failed" if done.score is None else f"{done.score:.4f}"
+        log.info("trial %s: %s %s in %.0f s; %s", trial.trial_id,
+                 self.oracle.objective.name, score,  # type: ignore[attr-defined]
+                 time.perf_counter() - self._trial_started,
+                 without_tuner_bookkeeping(trial.hyperparameters.values))
+
+
+_TUNERS: dict[str, type[kt.Tuner]] = {
+    "hyperband": kt.Hyperband,
+    "random_search": kt.RandomSearch,
+    "bayesian_optimization": kt.BayesianOptimization,
+}
+
+
+def _tuner_arguments(params: TunerParams) -> dict[str, Any]:
+    if params.tuner == "hyperband":
+        return {
+            "max_epochs": params.max_epochs,
+            "factor": params.factor,
+            "hyperband_iterations": params.hyperband_iterations,
+        }
+    return {"max_trials": params.max_trials}
+
+
+def without_tuner_bookkeeping(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Hyperband adds ``tuner/epochs`` and friends to each trial; they are not the model's."""
+    return {key: value for key, value in values.items() if not key.startswith("tuner/")}
+
+
+def folder_digest(folder: Path) -> str:
+    """sha256 of every file's relative path and bytes under ``folder``."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        with path.open("rb") as stream:
+            while chunk := stream.read(2**22):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def search_workdir(ctx: StageContext, params: StrictModel) -> Path:
+    """The tuner's folder for this search: keyed by the tune stage's code, its params, the
+    seed, synthetic mode and the bytes of the preprocessed data it reads."""
+    key = hashlib.sha256("\0".join([
+        ctx.code_fingerprint, params.model_dump_json(), str(ctx.seed), str(ctx.synthetic),
+        folder_digest(ctx.paths.processed),
+    ]).encode()).hexdigest()[:16]
+    return ctx.paths.tuner_workdir(key)
+
+
+def search(
+    build: Callable[[kt.HyperParameters], keras.Model],
+    *,
+    params: TunerParams,
+    train: tuple[Any, Any],
+    validation: tuple[Any, Any],
+    workdir: Path,
+    seed: int,
+    class_weight: Mapping[int, float] | None = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Search the space ``build`` declares, scored on ``validation`` data only.
+
+    Returns the best hyperparameter values and one row per trial (values, score, status).
+    A space with nothing to search (every hyperparameter fixed) is not searched.
+    """
+    probe = kt.HyperParameters()
+    build(probe)
+    if all(isinstance(item, kt.engine.hyperparameters.Fixed) for item in probe.space):
+        log.info("search space has no free hyperparameter: nothing to search")
+        return dict(probe.values), []
+
+    base = _TUNERS[params.tuner]
+    tuner = type(f"Logged{base.__name__}", (LoggedTrials, base), {})(
+        hypermodel=_SpaceHyperModel(build, params.batch_size),
+        objective=params.objective.for_keras_tuner(),
+        executions_per_trial=params.executions_per_trial,
+        seed=seed,
+        directory=str(workdir.parent),
+        project_name=workdir.name,
+        overwrite=False,
+        **_tuner_arguments(params),
+    )
+    if tuner.oracle.trials:
+        log.info("resuming the search in %s (%d trials done)", workdir, len(tuner.oracle.trials))
+    stop_early = keras.callbacks.EarlyStopping(
+        monitor=params.objective.name,
+        patience=params.early_stopping_patience,
+        mode=params.objective.direction,
+    )
+    fit_arguments: dict[str, Any] = {
+        "x": train[0],
+        "y": train[1],
+        "validation_data": validation,
+        "callbacks": [stop_early],
+        "class_weight": dict(class_weight) if class_weight else None,
+        "verbose": 0,
+    }
+    if params.tuner != "hyperband":
+        fit_arguments["epochs"] = params.epochs
+    tuner.search(**fit_arguments)
+    completed = [t for t in tuner.oracle.trials.values() if t.status == "COMPLETED"]
+    if not completed:
+        failures = [t.message for t in tuner.oracle.trials.values() if t.message]
+        raise PipelineError(
+            f"every trial of the search in {workdir} failed; the first error:\n"
+            + (failures[0] if failures else "(no message)")
+        )
+    best = without_tuner_bookkeeping(tuner.get_best_hyperparameters(1)[0].values)
+    trials = [
+        {
+            "trial_id": trial.trial_id,
+            "status": trial.status,
+            "score": trial.score,
+            **without_tuner_bookkeeping(trial.hyperparameters.values),
+        }
+        for trial in tuner.oracle.trials.values()
+    ]
+    return best, trials
+
+
+def tune_classifier(
+    ctx: StageContext,
+    build: Callable[[kt.HyperParameters], keras.Model],
+    params: TunerParams,
+    train: tuple[np.ndarray, np.ndarray],
+    validation: tuple[Any, Any],
+    *,
+    class_weight: Callable[[np.ndarray], Mapping[int, float] | None] | None = None,
+) -> StageResult:
+    """The tune stage of a classifier on arrays: search on the training split (a stratified
+    subset of it when ``params.train_subset`` is set) scored on validation, then write the
+    best values and the trials to the stage's folder."""
+    x, y = train
+    subset = stratified_subset(y, params.train_subset, ctx.seed)
+    started = time.perf_counter()
+    best, trials = search(
+        build, params=params, train=(x[subset], y[subset]), validation=validation,
+        workdir=search_workdir(ctx, params), seed=ctx.seed,
+        class_weight=class_weight(y[subset]) if class_weight else None,
+    )
+    result = finish_search(ctx, params, best, trials, {"tuned_on_samples": len(subset)})
+    return StageResult(result.metrics, result.details,
+                       {"search_seconds": round(time.perf_counter() - started, 1)})
+
+
+def finish_search(ctx: StageContext, params: TunerParams, best: Mapping[str, Any],
+                  trials: list[dict[str, Any]], extra: Mapping[str, Any]) -> StageResult:
+    """Write a search's outcome (best values, trials table) and its figures."""
+    write_best(ctx.out, best)
+    pd.DataFrame(trials).to_csv(ctx.out / TRIALS_FILE, index=False)
+    mlflow.log_params({f"best.{key}": value for key, value in best.items()})
+    return StageResult(
+        {"trials": len(trials),
+         f"best_{params.objective.name}": params.objective.best(
+             [row["score"] for row in trials])},
+        dict(extra),
+    )

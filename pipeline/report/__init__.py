@@ -1,0 +1,1 @@
+"""The HTML report of a workspace's results (``python -m pipeline.report``)."""

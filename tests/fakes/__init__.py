@@ -1,0 +1,1 @@
+"""Servers and writers the tests start in place of the internet (figshare, archives)."""
