@@ -52,7 +52,7 @@ from pipeline.experiments.ecg5000.params import AugmentationParams, Params
 from pipeline.experiments.ecg5000.preprocess import fit_scaler, scale
 from pipeline.experiments.ecg5000.recurrent import build_recurrent
 from pipeline.ml import attribution
-from pipeline.ml.params import TrainParams
+from pipeline.ml.params import Objective, TrainParams
 from pipeline.ml.predict import predict_probabilities
 from pipeline.ml.search_space import fixed_hyperparameters
 from pipeline.ml.splits import stratified_indices
@@ -180,8 +180,10 @@ def main() -> None:
     started = time.perf_counter()
     with mlflow.start_run(run_name=f"comparison-{args.task}"):
         if "report" in args.settings:
-            report_train = TrainParams(epochs=10, batch_size=32, early_stopping_patience=10,
-                                       reduce_lr_patience=10)
+            report_train = TrainParams(  # the report's 10 epochs of batch 32, nothing stopping
+                epochs=10, batch_size=32, monitor=Objective(name="val_loss", direction="min"),
+                early_stopping_patience=10, reduce_lr_patience=10, reduce_lr_factor=0.3,
+                mixed_precision=False)
             for cell in CELLS:
                 rows += run_setting("report", cell, REPORT_MODEL, report_train, None,
                                     labelled(splits, args.task, beat_classes=False),

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.core.params import load_experiment_params
 from pipeline.experiments.grazpedwri_dx.images import image_dataset
 from pipeline.experiments.grazpedwri_dx.metadata import (
     generate_metadata,
@@ -39,12 +40,15 @@ from pipeline.experiments.grazpedwri_dx.metadata import (
     select_images,
     write_metadata,
 )
-from pipeline.experiments.grazpedwri_dx.params import IntensityParams
+from pipeline.experiments.grazpedwri_dx.params import EXPERIMENT
 from pipeline.experiments.grazpedwri_dx.preprocess import prepare_image
 from pipeline.experiments.grazpedwri_dx.standins import write_standins
 
 REPO = Path(__file__).resolve().parents[1]
 REAL = REPO.parent / "shared" / "datasets" / "grazpedwri-dx"
+
+# the repository's params (the models have no defaults)
+PARAMS = load_experiment_params(REPO / "params.yaml", "grazpedwri_dx", EXPERIMENT.params)
 SIZE, BATCH = 224, 64
 
 
@@ -73,7 +77,7 @@ def prepare(frame: pd.DataFrame, folder: Path) -> tuple[list[str], float]:
     files = []
     for stem, path in zip(frame["filestem"], frame["path"], strict=True):
         target = folder / "prepared" / f"{stem}.png"
-        prepare_image(Path(path), target, SIZE, IntensityParams())
+        prepare_image(Path(path), target, SIZE, PARAMS.preprocess.intensity)
         files.append(str(target))
     return files, time.perf_counter() - started
 

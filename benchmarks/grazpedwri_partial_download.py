@@ -30,6 +30,7 @@ import yaml
 
 from pipeline.cli import run_stage
 from pipeline.core.outputs import read_timings
+from pipeline.core.params import load_experiment_params
 from pipeline.core.paths import ExperimentPaths
 from pipeline.experiments.grazpedwri_dx.metadata import (
     generate_metadata,
@@ -37,7 +38,7 @@ from pipeline.experiments.grazpedwri_dx.metadata import (
     select_images,
     write_metadata,
 )
-from pipeline.experiments.grazpedwri_dx.params import EXPERIMENT, DownloadParams
+from pipeline.experiments.grazpedwri_dx.params import EXPERIMENT
 from pipeline.experiments.grazpedwri_dx.standins import write_standins
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,6 +49,9 @@ from fakes.local_figshare import LocalFigshare  # noqa: E402
 NAME = EXPERIMENT.name
 REAL = REPO.parent / "shared" / "datasets" / "grazpedwri-dx"
 SEED = 42
+
+# the repository's params (the models have no defaults)
+PARAMS = load_experiment_params(REPO / "params.yaml", "grazpedwri_dx", EXPERIMENT.params)
 
 
 def build_article(folder: Path, largest: int, longest_side: int) -> tuple[dict[int, Path], int]:
@@ -64,7 +68,7 @@ def build_article(folder: Path, largest: int, longest_side: int) -> tuple[dict[i
     write_standins(images, frame, full, longest_side, np.random.default_rng(1),
                    real_images=real_images)
     write_standins(images, frame, small, 48, np.random.default_rng(2))
-    files = write_article(folder, metadata, sorted(images.glob("*.png")), DownloadParams().files)
+    files = write_article(folder, metadata, sorted(images.glob("*.png")), PARAMS.download.files)
     return files, len(full)
 
 
@@ -94,7 +98,7 @@ def main() -> None:
         "full_size_images": full_size,
         "runs": [],
     }
-    with LocalFigshare(DownloadParams().article_id, files) as server:
+    with LocalFigshare(PARAMS.download.article_id, files) as server:
         for count in args.subsets:
             project = args.out / f"project_{count}"
             project.mkdir(exist_ok=True)
@@ -109,7 +113,7 @@ def main() -> None:
                                 root=project)
             # what fetching cost: the stage's timings (how the data came, not the data)
             metrics.update(read_timings(ExperimentPaths(project, NAME), "download"))
-            sent = server.bytes_sent - sent_before - files[DownloadParams().files["dataset.csv"]
+            sent = server.bytes_sent - sent_before - files[PARAMS.download.files["dataset.csv"]
                                                           ].stat().st_size
             results["runs"].append({
                 "images_requested": metrics["images_requested"],

@@ -20,13 +20,17 @@ import numpy as np
 from sklearn.decomposition import PCA
 from threadpoolctl import threadpool_limits
 
+from pipeline.core.params import load_experiment_params
 from pipeline.experiments.yalefaces.baselines import classify_projected, inner_correct
 from pipeline.experiments.yalefaces.database import read_database
 from pipeline.experiments.yalefaces.features import prepare_features
-from pipeline.experiments.yalefaces.params import PreprocessParams
+from pipeline.experiments.yalefaces.params import EXPERIMENT
 from pipeline.experiments.yalefaces.processed import Processed, held_out_images, training_images
 from pipeline.experiments.yalefaces.protocols import split_protocols
 
+REPO = Path(__file__).resolve().parents[1]
+# the repository's params (the models have no defaults)
+PARAMS = load_experiment_params(REPO / "params.yaml", "yalefaces", EXPERIMENT.params)
 VARIANTS = {  # name: changes to the default preprocess params
     "whole image, none": {"crop": None, "lighting": "none"},
     "whole image, equalize": {"crop": None, "lighting": "equalize"},
@@ -45,7 +49,7 @@ def main() -> None:
     parser.add_argument("--components", type=int, nargs="+", default=[10, 20, 30, 40, 60])
     args = parser.parse_args()
     pixels, table = read_database(args.data)
-    default = PreprocessParams()
+    default = PARAMS.preprocess
     folds, sets = split_protocols(table, default, args.seed)
     features = {name: prepare_features(pixels, default.model_copy(update=changes))[0]
                 for name, changes in VARIANTS.items()}

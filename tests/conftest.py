@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = REPO.parent / "shared" / "datasets"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_datasets() -> Path:
     """``../shared/datasets`` (real data); tests that need it skip when it is absent."""
     if not SHARED_DATASETS.is_dir():

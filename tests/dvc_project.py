@@ -130,3 +130,14 @@ def stage_metrics(root: Path, experiment: str, stage: str) -> dict:
     metrics = read_stage_metrics(ExperimentPaths(root, experiment), stage)
     assert metrics is not None, f"{experiment}-{stage} wrote no metrics in {root}"
     return metrics
+
+
+def repository_params(experiment: str) -> object:
+    """The experiment's validated section of the repository's params.yaml (models have no
+    defaults: params.yaml is the one source)."""
+    import importlib
+
+    from pipeline.core.params import load_experiment_params
+
+    model = importlib.import_module(f"pipeline.experiments.{experiment}.params").EXPERIMENT.params
+    return load_experiment_params(REPO / "params.yaml", experiment, model)

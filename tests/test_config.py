@@ -99,3 +99,34 @@ def test_an_unknown_top_level_key_is_named(tmp_path: Path, key: str) -> None:
     expected = rf"{key}: unknown top-level key \(allowed: .*mnist.*seed"
     with pytest.raises(ParamsError, match=expected):
         load_shared_params(path)
+
+
+@pytest.mark.parametrize(("edit", "key"), [
+    (lambda p: p["mnist"]["train"]["augmentation"].update(rotatoin=0.1),
+     "mnist.train.augmentation.rotatoin"),
+    (lambda p: p["mnist"]["tune"]["objective"].update(mode="max"), "mnist.tune.objective.mode"),
+    (lambda p: p["data"].update(mirror="/somewhere"), "data.mirror"),
+], ids=["third-level", "objective", "shared-section"])
+def test_unknown_keys_are_refused_at_every_level(tmp_path: Path, edit, key: str) -> None:
+    path = write_params(tmp_path, edit)
+    with pytest.raises(ParamsError, match=rf"{key}: unknown key"):
+        load_shared_params(path)
+        load_experiment_params(path, "mnist", MnistParams)
+
+
+@pytest.mark.parametrize("missing", ["train", "train.augmentation", "tune.max_epochs"])
+def test_a_missing_section_or_key_is_an_error_not_a_code_default(tmp_path: Path,
+                                                                 missing: str) -> None:
+    """params.yaml is the one source of defaults: a section or key left out is named, never
+    filled in by a value in code that could differ from the documented one."""
+    *parents, key = missing.split(".")
+
+    def remove(params: dict) -> None:
+        node = params["mnist"]
+        for part in parents:
+            node = node[part]
+        del node[key]
+
+    path = write_params(tmp_path, remove)
+    with pytest.raises(ParamsError, match=rf"mnist\.{missing}: missing key"):
+        load_experiment_params(path, "mnist", MnistParams)

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
-from dvc_project import write_params
+from dvc_project import repository_params, write_params
 from fakes.figshare_article import write_article
 from fakes.local_figshare import LocalFigshare
 from PIL import Image
@@ -39,9 +39,6 @@ from pipeline.experiments.grazpedwri_dx.params import (
     ARCHITECTURES,
     BACKBONE_NAMES,
     EXPERIMENT,
-    AugmentationParams,
-    DownloadParams,
-    IntensityParams,
     Params,
     TuneParams,
     archive_names,
@@ -148,7 +145,7 @@ def test_bad_metadata_is_reported_by_file_line_and_column(tmp_path: Path) -> Non
 @pytest.mark.real_data
 def test_real_radiographs_keep_16_bits_and_their_aspect_ratio(real_data: Path,
                                                               tmp_path: Path) -> None:
-    intensity = IntensityParams()
+    intensity = repository_params(NAME).preprocess.intensity
     for stem in REAL_STEMS:
         original = read_grayscale16(real_data / "images" / f"{stem}.png")
         geometry = prepare_image(real_data / "images" / f"{stem}.png",
@@ -225,7 +222,8 @@ def standin_article(folder: Path, stems: list[str], frame: pd.DataFrame,
     """dataset.csv and the image archives (stand-ins for ``stems``) in figshare's layout."""
     write_standins(folder / "images", frame, stems, longest_side, np.random.default_rng(1))
     return write_article(folder, folder / "dataset.csv",
-                         sorted((folder / "images").glob("*.png")), DownloadParams().files)
+                         sorted((folder / "images").glob("*.png")),
+                         repository_params(NAME).download.files)
 
 
 @pytest.fixture
@@ -259,7 +257,7 @@ def test_a_subset_is_read_from_the_remote_archives(tmp_path: Path, metadata: Pat
             assert (raw / "images" / f"{stem}.png").read_bytes() == \
                 (metadata.parent / "images" / f"{stem}.png").read_bytes()
         archives = sum(metadata.parent.joinpath(n).stat().st_size
-                       for n in archive_names(DownloadParams().files))
+                       for n in archive_names(repository_params(NAME).download.files))
         overhead = cost["range_bytes"] - cost["member_bytes"]
         assert cost["member_bytes"] > 0 and cost["archive_bytes"] == archives
         assert 0 < overhead <= 4 * TAIL_BYTES + len(wanted) * (MEMBER_SLACK_BYTES + 100)
@@ -278,7 +276,7 @@ def test_whole_archives_resume_and_ids_are_checked(tmp_path: Path, metadata: Pat
     write_metadata(metadata, frame[list(COLUMNS)].replace(0, "").astype(str).to_dict("records"))
     # large enough that a part holds more than the 1 MiB fetch writes at a time
     files = standin_article(metadata.parent, stems, read_metadata(metadata), 480)
-    ids = DownloadParams().files
+    ids = repository_params(NAME).download.files
     with LocalFigshare(14825193, files) as server:
         part2 = metadata.parent / "images_part2.zip"
         assert part2.stat().st_size > 2**20 + 1000
@@ -312,14 +310,20 @@ def test_the_presets_in_params_yaml_are_valid(tmp_path: Path, preset: str) -> No
         loaded.tune.search_space, "architecture", "small_cnn")]
 
 
+def tune_params(**changes: object) -> TuneParams:
+    """The repository's tune section with ``changes``, validated."""
+    return TuneParams.model_validate(
+        {**repository_params(NAME).tune.model_dump(mode="json"), **changes})
+
+
 def test_unknown_architectures_and_searched_batch_sizes_are_refused() -> None:
     assert tuple(BACKBONES) == BACKBONE_NAMES  # what params accept is what the model builds
     with pytest.raises(ValueError, match="unknown"):
-        TuneParams(search_space={"architecture": {"values": ["small_cnn", "vgg99"]}})
+        tune_params(search_space={"architecture": {"values": ["small_cnn", "vgg99"]}})
     with pytest.raises(ValueError, match="unknown backbones"):
-        TuneParams(imagenet_weights={"vgg99": "weights.h5"})
+        tune_params(imagenet_weights={"vgg99": "weights.h5"})
     with pytest.raises(ValueError, match="batch_size cannot be searched"):
-        TuneParams(search_space={"batch_size": {"values": [16, 32]}})
+        tune_params(search_space={"batch_size": {"values": [16, 32]}})
 
 
 @pytest.mark.slow
@@ -327,7 +331,7 @@ def test_unknown_architectures_and_searched_batch_sizes_are_refused() -> None:
 def test_every_architecture_builds_with_a_features_layer(architecture: str) -> None:
     space = {"architecture": architecture, "input_size": 48, "pooling": "avg"}
     model = build_model(fixed_hyperparameters(space), space, image_size=64, weights={},
-                        augmentation=AugmentationParams(), seed=0)
+                        augmentation=repository_params(NAME).train.augmentation, seed=0)
     assert model.output_shape == (None, 2)
     assert feature_map_size(model) >= 1
 

@@ -12,14 +12,14 @@ import keras
 import numpy as np
 import pytest
 import yaml
-from dvc_project import stage_metrics
+from dvc_project import REPO, stage_metrics
 from mlflow import MlflowClient
 
-from pipeline.core.params import SharedParams
+from pipeline.core.params import load_shared_params
 from pipeline.tracking import models, runs
 from pipeline.tracking import store as tracking_store
 
-SHARED = SharedParams()
+SHARED = load_shared_params(REPO / "params.yaml")
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import mlflow
 import numpy as np
 import pytest
 import yaml
-from dvc_project import REPO, environment, tiny_params
+from dvc_project import REPO, environment, repository_params, tiny_params
 from mlflow import MlflowClient
 
 from pipeline.ml.params import TunerParams
@@ -23,7 +23,8 @@ from pipeline.ml.tuning import search
 
 
 def test_specs_become_the_right_hyperparameters() -> None:
-    params = TunerParams.model_validate({"search_space": {
+    params = TunerParams.model_validate({**repository_params("mnist").tune.model_dump(
+        mode="json"), "search_space": {
         "blocks": {"min": 1, "max": 4},
         "rate": {"min": 1e-4, "max": 1e-2, "sampling": "log"},
         "dropout": {"min": 0.0, "max": 0.5, "step": 0.1},
@@ -76,7 +77,8 @@ def test_search_resumes_after_an_interruption(tmp_path, tracking_uri) -> None:
                       metrics=["accuracy"])
         return model
 
-    params = TunerParams(tuner="random_search", max_trials=3, epochs=1, batch_size=16)
+    params = repository_params("mnist").tune.model_copy(update={
+        "tuner": "random_search", "max_trials": 3, "epochs": 1, "batch_size": 16})
     arguments = {"params": params, "train": (x, y), "validation": (x, y),
                  "workdir": tmp_path / "search", "seed": 1}
     mlflow.set_tracking_uri(tracking_uri)
@@ -98,7 +100,7 @@ def test_a_space_with_nothing_free_is_not_searched(tmp_path) -> None:
         hyperparameter(hp, "units", {"units": 8})
         return keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
 
-    best, trials = search(build, params=TunerParams(), train=(None, None),
+    best, trials = search(build, params=repository_params("mnist").tune, train=(None, None),
                           validation=(None, None), workdir=tmp_path / "search", seed=0)
     assert best == {"units": 8} and trials == []
 

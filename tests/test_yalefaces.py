@@ -19,7 +19,7 @@ from fakes.yale_database import write_database_folder, write_gif, zip_of
 
 from pipeline.cli import run_stage
 from pipeline.core.errors import DataError, DownloadError, ParamsError
-from pipeline.core.params import load_experiment_params
+from pipeline.core.params import deep_merge, load_experiment_params
 from pipeline.experiments.yalefaces import fingerprints
 from pipeline.experiments.yalefaces.canonical import FACES_FILE, TABLE_FILE
 from pipeline.experiments.yalefaces.database import (
@@ -42,6 +42,7 @@ from pipeline.experiments.yalefaces.synthetic import synthetic_faces
 
 STAGES = ("download", "preprocess", "tune", "train", "evaluate", "explain")
 CANONICAL = [FACES_FILE, TABLE_FILE]
+REPO = Path(__file__).resolve().parents[1]
 SECTION = {
     "preset": "default",
     "presets": {},
@@ -61,14 +62,17 @@ SECTION = {
 
 
 def write_params(root: Path, *, synthetic: bool = True, **changes: object) -> Path:
-    section = yaml.safe_load(yaml.safe_dump(SECTION))
+    """The repository's params.yaml with the yalefaces section's budgets cut to SECTION's,
+    then dotted-key ``changes`` applied."""
+    repository = yaml.safe_load((REPO / "params.yaml").read_text())
+    section = deep_merge(repository["yalefaces"], SECTION)
     for dotted, value in changes.items():
         *parents, key = dotted.split(".")
         node = section
         for part in parents:
             node = node.setdefault(part, {})
         node[key] = value
-    params = {"seed": 7, "data": {"synthetic": synthetic}, "yalefaces": section}
+    params = {**repository, "seed": 7, "data": {"synthetic": synthetic}, "yalefaces": section}
     path = root / "params.yaml"
     path.write_text(yaml.safe_dump(params))
     return path
@@ -293,7 +297,8 @@ def known_covariance() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def test_sanger_finds_the_ordered_components(known_covariance) -> None:
     x, eigenvalues, vectors = known_covariance
     layer, history = fit_hebbian(x, HebbianParams(rule="sanger", components=4, iterations=3000,
-                                                  whiten=False), seed=1)
+                                                  step=1.0, tolerance=1e-6, whiten=False),
+                                   seed=1)
     learned = layer.basis()
     cosines = np.abs(np.sum(learned * vectors[:, :4], axis=0))
     assert cosines.min() > 0.99  # each unit is its own eigenvector, in order
@@ -308,7 +313,8 @@ def test_sanger_finds_the_ordered_components(known_covariance) -> None:
 
 def test_oja_finds_the_subspace_and_the_reports_start_cannot(known_covariance) -> None:
     x, _, vectors = known_covariance
-    params = HebbianParams(rule="oja", components=3, iterations=3000, step=1.5, whiten=False)
+    params = HebbianParams(rule="oja", components=3, iterations=3000, step=1.5, tolerance=1e-6,
+                           whiten=False)
     layer, _ = fit_hebbian(x, params, seed=2)
     assert principal_angles(layer.basis(), vectors[:, :3]).max() < 2.0
     # the course report started every unit at all ones: under Oja's rule they stay identical
@@ -324,7 +330,9 @@ def test_oja_finds_the_subspace_and_the_reports_start_cannot(known_covariance) -
 
 def test_too_many_components_are_refused() -> None:
     with pytest.raises(ValueError, match="20 components asked of 10 samples"):
-        fit_hebbian(np.zeros((10, 50), "float32"), HebbianParams(components=20), seed=0)
+        fit_hebbian(np.zeros((10, 50), "float32"),
+                    HebbianParams(rule="sanger", components=20, iterations=10, step=1.0,
+                                  tolerance=0.0, whiten=True), seed=0)
 
 
 # -- params ---------------------------------------------------------------------------------------
@@ -337,7 +345,7 @@ def test_adaptive_tuners_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ParamsError, match="top < bottom"):
         load_experiment_params(params, "yalefaces", Params)
     # a face crop's errors are its own, not the fixed box's missing keys
-    params = write_params(tmp_path, **{"preprocess.crop": {"face_margin": 2}})
+    params = write_params(tmp_path, **{"preprocess.crop": {"face_margin": 2, "size": 224}})
     with pytest.raises(ParamsError, match=r"invalid parameters:\n  yalefaces\.preprocess\.crop"
                        r"\.face_margin: Input should be less than or equal to 1 \(got 2\)$"):
         load_experiment_params(params, "yalefaces", Params)

@@ -30,22 +30,21 @@ class StrictModel(BaseModel):
 
 class DataParams(StrictModel):
     synthetic: bool = Field(
-        False, description="Replace every download with a small generated stand-in."
+        description="Replace every download with a small generated stand-in."
     )
 
 
 class MlflowParams(StrictModel):
     tracking_uri: str | None = Field(
-        None,
         description="Where runs are logged. Default: $MLFLOW_TRACKING_URI, else the SQLite "
         "file mlflow.db at the repository root.",
     )
 
 
 class SharedParams(StrictModel):
-    seed: int = Field(42, ge=0, le=2**31 - 1)
-    data: DataParams = DataParams()
-    mlflow: MlflowParams = MlflowParams()
+    seed: int = Field(ge=0, le=2**31 - 1)
+    data: DataParams
+    mlflow: MlflowParams
 
 
 def read_params_file(path: Path) -> dict[str, Any]:
@@ -70,7 +69,10 @@ def validate(model: type[BaseModel], values: Any, *, where: str, prefix: str = "
         for item in error.errors():
             key_parts = [str(part) for part in item["loc"] if not _is_union_branch(part)]
             key = ".".join(part for part in (prefix, *key_parts) if part)
-            if item["type"] == "extra_forbidden" and len(key_parts) == len(item["loc"]):
+            if item["type"] == "missing":
+                problems.setdefault(key, []).append(
+                    "missing key (params.yaml holds every key: there are no defaults in code)")
+            elif item["type"] == "extra_forbidden" and len(key_parts) == len(item["loc"]):
                 allowed = ", ".join(sorted(_field_names(model, item["loc"][:-1])))
                 problems.setdefault(key, []).append(f"unknown key (allowed here: {allowed})")
             else:

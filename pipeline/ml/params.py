@@ -81,28 +81,27 @@ class Objective(StrictModel):
 
 
 class TunerParams(StrictModel):
-    tuner: Literal["hyperband", "random_search", "bayesian_optimization"] = "hyperband"
-    objective: Objective = Objective(name="val_accuracy", direction="max")
-    max_trials: int = Field(10, ge=1, description="RandomSearch / BayesianOptimization trials")
-    epochs: int = Field(3, ge=1, description="epochs per trial (RandomSearch / Bayesian)")
-    max_epochs: int = Field(4, ge=1, description="Hyperband: most epochs one model gets")
-    factor: int = Field(3, ge=2, description="Hyperband reduction factor")
-    hyperband_iterations: int = Field(1, ge=1)
-    executions_per_trial: int = Field(1, ge=1)
-    batch_size: int = Field(128, ge=1, description="unless the space declares batch_size")
-    early_stopping_patience: int = Field(2, ge=1)
+    tuner: Literal["hyperband", "random_search", "bayesian_optimization"]
+    objective: Objective
+    max_trials: int = Field(ge=1, description="RandomSearch / BayesianOptimization trials")
+    epochs: int = Field(ge=1, description="epochs per trial (RandomSearch / Bayesian)")
+    max_epochs: int = Field(ge=1, description="Hyperband: most epochs one model gets")
+    factor: int = Field(ge=2, description="Hyperband reduction factor")
+    hyperband_iterations: int = Field(ge=1)
+    executions_per_trial: int = Field(ge=1)
+    batch_size: int = Field(ge=1, description="unless the space declares batch_size")
+    early_stopping_patience: int = Field(ge=1)
     train_subset: int | None = Field(
-        None, ge=10, description="tune on a stratified subset of the training split (speed)"
+        ge=10, description="tune on a stratified subset of the training split (speed)"
     )
-    search_space: SearchSpace = Field(default_factory=dict)
+    search_space: SearchSpace = Field()
 
 
 class TrainParams(StrictModel):
-    epochs: int = Field(20, ge=1)
-    batch_size: int = Field(128, ge=1)
-    monitor: Objective = Field(Objective(name="val_loss", direction="min"),
-                               description="what early stopping and LR decay watch")
-    early_stopping_patience: int = Field(4, ge=1)
-    reduce_lr_patience: int = Field(2, ge=1)
-    reduce_lr_factor: float = Field(0.3, gt=0, lt=1)
-    mixed_precision: bool = Field(False, description="float16 compute on GPU; ignored on CPU")
+    epochs: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+    monitor: Objective = Field(description="what early stopping and LR decay watch")
+    early_stopping_patience: int = Field(ge=1)
+    reduce_lr_patience: int = Field(ge=1)
+    reduce_lr_factor: float = Field(gt=0, lt=1)
+    mixed_precision: bool = Field(description="float16 compute on GPU; ignored on CPU")

@@ -166,14 +166,18 @@ def search(
     if params.tuner != "hyperband":
         fit_arguments["epochs"] = params.epochs
     tuner.search(**fit_arguments)
-    completed = [t for t in tuner.oracle.trials.values() if t.status == "COMPLETED"]
+    # in trial order: KerasTuner's own order and its pick among equal scores change when a
+    # finished search is reloaded, and the best must not
+    ordered = sorted(tuner.oracle.trials.values(), key=lambda trial: int(trial.trial_id))
+    completed = [trial for trial in ordered if trial.status == "COMPLETED"]
     if not completed:
-        failures = [t.message for t in tuner.oracle.trials.values() if t.message]
+        failures = [trial.message for trial in ordered if trial.message]
         raise PipelineError(
             f"every trial of the search in {workdir} failed; the first error:\n"
             + (failures[0] if failures else "(no message)")
         )
-    best = without_tuner_bookkeeping(tuner.get_best_hyperparameters(1)[0].values)
+    winner = completed[params.objective.best_index([trial.score for trial in completed])]
+    best = without_tuner_bookkeeping(winner.hyperparameters.values)
     trials = [
         {
             "trial_id": trial.trial_id,
@@ -181,7 +185,7 @@ def search(
             "score": trial.score,
             **without_tuner_bookkeeping(trial.hyperparameters.values),
         }
-        for trial in tuner.oracle.trials.values()
+        for trial in ordered
     ]
     return best, trials
 

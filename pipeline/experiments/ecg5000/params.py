@@ -15,83 +15,82 @@ ARCHIVE_URL = "https://timeseriesclassification.com/aeon-toolkit/ECG5000.zip"
 
 
 class DownloadParams(StrictModel):
-    layout: Literal["ucr", "csv"] = "ucr"
-    ucr_url: str = Field(ARCHIVE_URL, description="ucr: the UCR/UEA archive's zip of the "
+    layout: Literal["ucr", "csv"]
+    ucr_url: str = Field(description="ucr: the UCR/UEA archive's zip of the "
                          "official split (the file aeon's loader reads); no checksum is "
                          "published, so its content is verified by fingerprint")
-    csv_source: str = Field(TUTORIAL_URL, description="csv: the file's URL or a local path")
-    csv_sha256: str | None = Field(None, description="csv: the file's sha256, when known")
-    csv_rows: int | None = Field(4998, ge=1, description="csv: the rows a complete file has "
+    csv_source: str = Field(description="csv: the file's URL or a local path")
+    csv_sha256: str | None = Field(description="csv: the file's sha256, when known")
+    csv_rows: int | None = Field(ge=1, description="csv: the rows a complete file has "
                                  "(the tutorial's 4998), checked when no sha256 is known; "
                                  "null: any")
-    synthetic_train_beats: int = Field(300, ge=60)
-    synthetic_test_beats: int = Field(300, ge=60)
+    synthetic_train_beats: int = Field(ge=60)
+    synthetic_test_beats: int = Field(ge=60)
 
 
 class PreprocessParams(StrictModel):
-    task: Literal["binary", "multiclass"] = "binary"
+    task: Literal["binary", "multiclass"]
     invalid_rows: Literal["drop", "fail"] = Field(
-        "drop", description="drop (and count) unusable rows, or fail on the first file with any"
+        description="drop (and count) unusable rows, or fail on the first file with any"
     )
-    validation_fraction: float = Field(0.2, gt=0, lt=0.5)
+    validation_fraction: float = Field(gt=0, lt=0.5)
     test_fraction: float = Field(
-        0.2, gt=0, lt=0.5, description="csv layout only: UCR has its official test file"
+        gt=0, lt=0.5, description="csv layout only: UCR has its official test file"
     )
-    csv_normal_label: Literal[0, 1] = Field(1, description="the label of normal beats in a csv")
+    csv_normal_label: Literal[0, 1] = Field(description="the label of normal beats in a csv")
     binary_training_labels: Literal["beat_classes", "normal_abnormal"] = Field(
-        "beat_classes",
         description="binary task: train on the five beat classes (scored as normal vs "
         "abnormal) or on the two labels; a csv has only the two",
     )
-    class_weights: Literal["balanced", "sqrt_balanced", "none"] = "balanced"
+    class_weights: Literal["balanced", "sqrt_balanced", "none"]
 
 
 class AugmentationParams(StrictModel):
-    noise: float = Field(0.05, ge=0, description="std of added Gaussian noise (scaled units)")
-    shift: float = Field(0.03, ge=0, le=0.3, description="random time shift, fraction of 140")
+    noise: float = Field(ge=0, description="std of added Gaussian noise (scaled units)")
+    shift: float = Field(ge=0, le=0.3, description="random time shift, fraction of 140")
 
 
 class EcgTrainParams(TrainParams):
-    augmentation: AugmentationParams | None = AugmentationParams()
+    augmentation: AugmentationParams | None
     ensemble_members: int = Field(
-        1, ge=1, le=10, description="independently initialised copies of the tuned model, "
+        ge=1, le=10, description="independently initialised copies of the tuned model, "
         "trained together, their logits averaged (the search itself tunes one)"
     )
 
 
 class EvaluateParams(StrictModel):
-    gallery_size: int = Field(24, ge=1, le=200)
-    baselines: bool = Field(True, description="also score logistic regression and 1-NN")
+    gallery_size: int = Field(ge=1, le=200)
+    baselines: bool = Field(description="also score logistic regression and 1-NN")
 
 
 class ExplainParams(StrictModel):
-    beats_per_group: int = Field(4, ge=1, le=20, description="typical / misclassified, per class")
-    beats_for_class_profile: int = Field(40, ge=1, description="test beats per class averaged")
-    integrated_gradients_steps: int = Field(32, ge=4, le=256)
+    beats_per_group: int = Field(ge=1, le=20, description="typical / misclassified, per class")
+    beats_for_class_profile: int = Field(ge=1, description="test beats per class averaged")
+    integrated_gradients_steps: int = Field(ge=4, le=256)
 
 
 class RandomKernelParams(StrictModel):
-    kernels: int = Field(10_000, ge=1, description="random convolutions (ROCKET's default)")
+    kernels: int = Field(ge=1, description="random convolutions (ROCKET's default)")
     ridge_alphas: list[float] = Field(
-        [0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1e3, 3e3, 1e4, 3e4, 1e5], min_length=1,
+        min_length=1,
         description="ridge strengths, the best chosen by leave-one-out on the training beats",
     )
 
 
 class EcgTuneParams(TunerParams):
     model: Literal["random_kernels", "recurrent"] = Field(
-        "random_kernels", description="ROCKET + ridge, or the KerasTuner-searched recurrent "
+        description="ROCKET + ridge, or the KerasTuner-searched recurrent "
         "networks (search_space)")
-    random_kernels: RandomKernelParams = RandomKernelParams()
+    random_kernels: RandomKernelParams
 
 
 class Params(StrictModel):
-    download: DownloadParams = DownloadParams()
-    preprocess: PreprocessParams = PreprocessParams()
-    tune: EcgTuneParams = EcgTuneParams()
-    train: EcgTrainParams = EcgTrainParams()
-    evaluate: EvaluateParams = EvaluateParams()
-    explain: ExplainParams = ExplainParams()
+    download: DownloadParams
+    preprocess: PreprocessParams
+    tune: EcgTuneParams
+    train: EcgTrainParams
+    evaluate: EvaluateParams
+    explain: ExplainParams
 
 
 EXPERIMENT = Experiment("ecg5000", Params)

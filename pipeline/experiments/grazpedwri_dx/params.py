@@ -24,10 +24,9 @@ def archive_names(files: Mapping[str, int]) -> list[str]:
 
 
 class SyntheticParams(StrictModel):
-    images: int = Field(600, ge=20, description="stand-in radiographs to generate")
-    longest_side: int = Field(256, ge=64, le=2048, description="pixels of the stand-ins")
+    images: int = Field(ge=20, description="stand-in radiographs to generate")
+    longest_side: int = Field(ge=64, le=2048, description="pixels of the stand-ins")
     metadata: str | None = Field(
-        None,
         description="a real dataset.csv: stand-ins take its file names, patients and labels "
         "(a patient-grouped, label-stratified sample), and real radiographs in the images/ "
         "folder beside it are used where sampled or included",
@@ -35,26 +34,18 @@ class SyntheticParams(StrictModel):
 
 
 class DownloadParams(StrictModel):
-    article_id: int = 14825193
-    api_url: str = Field("https://api.figshare.com/v2", description="figshare's public API")
+    article_id: int
+    api_url: str = Field(description="figshare's public API")
     files: dict[str, int] = Field(
-        default_factory=lambda: {
-            "dataset.csv": 35026432,
-            "images_part1.zip": 34268828,
-            "images_part2.zip": 34268849,
-            "images_part3.zip": 34268864,
-            "images_part4.zip": 34268891,
-            "folder_structure.zip": 34268819,
-        },
         description="figshare file ids, confirmed through the API before downloading",
     )
     images: int | None = Field(
-        None, ge=1,
+        ge=1,
         description="a subset of about this many images (whole patients, stratified by "
         "label) read out of the remote archives with range requests; null: every image",
     )
-    include: list[str] = Field(default_factory=list, description="image stems always fetched")
-    synthetic: SyntheticParams = SyntheticParams()
+    include: list[str] = Field(description="image stems always fetched")
+    synthetic: SyntheticParams
 
     @model_validator(mode="after")
     def _needs_metadata_and_archives(self) -> DownloadParams:
@@ -65,28 +56,27 @@ class DownloadParams(StrictModel):
 
 class IntensityParams(StrictModel):
     method: Literal["range", "percentile"] = Field(
-        "percentile", description="range: each image's min..max; percentile: low..high window"
+        description="range: each image's min..max; percentile: low..high window"
     )
-    low: float = Field(0.5, ge=0, lt=50)
-    high: float = Field(99.5, gt=50, le=100)
+    low: float = Field(ge=0, lt=50)
+    high: float = Field(gt=50, le=100)
 
 
 class PreprocessParams(StrictModel):
-    size: int = Field(128, ge=32, le=1024, description="side of the prepared square images")
-    intensity: IntensityParams = IntensityParams()
-    validation_fraction: float = Field(0.15, gt=0, lt=0.5)
-    test_fraction: float = Field(0.15, gt=0, lt=0.5)
+    size: int = Field(ge=32, le=1024, description="side of the prepared square images")
+    intensity: IntensityParams
+    validation_fraction: float = Field(gt=0, lt=0.5)
+    test_fraction: float = Field(gt=0, lt=0.5)
     max_bad_fraction: float = Field(
-        0.01, ge=0, le=1,
+        ge=0, le=1,
         description="fail when more of the requested images are missing or unreadable",
     )
-    workers: int | None = Field(None, ge=1, description="threads preparing images (all CPUs)")
+    workers: int | None = Field(ge=1, description="threads preparing images (all CPUs)")
 
 
 class TuneParams(TunerParams):
-    objective: Objective = Objective(name="val_auc", direction="max")
+    objective: Objective
     imagenet_weights: dict[str, str] = Field(
-        default_factory=dict,
         description="backbone -> path or URL of its ImageNet weights without the top "
         "(keras.applications cannot download them offline); a backbone without weights "
         "trains from scratch, with a loud warning",
@@ -116,40 +106,39 @@ class TuneParams(TunerParams):
 
 
 class AugmentationParams(StrictModel):
-    rotation: float = Field(0.03, ge=0, le=0.25, description="fraction of a full turn")
-    contrast: float = Field(0.2, ge=0, le=0.9)
-    zoom: float = Field(0.05, ge=0, le=0.5)
-    horizontal_flip: bool = Field(True, description="wrists come in both lateralities")
+    rotation: float = Field(ge=0, le=0.25, description="fraction of a full turn")
+    contrast: float = Field(ge=0, le=0.9)
+    zoom: float = Field(ge=0, le=0.5)
+    horizontal_flip: bool = Field(description="wrists come in both lateralities")
 
 
 class GrazTrainParams(TrainParams):
-    augmentation: AugmentationParams | None = AugmentationParams()
+    augmentation: AugmentationParams | None
 
 
 class EvaluateParams(StrictModel):
     min_sensitivity: float | None = Field(
-        None, gt=0, le=1,
+        gt=0, le=1,
         description="threshold: the highest whose validation sensitivity reaches this; "
         "null: the validation ROC point maximising sensitivity + specificity (Youden)",
     )
-    age_bands: list[float] = Field(default_factory=lambda: [0.0, 5.0, 10.0, 15.0, 20.0],
-                                   min_length=2)
+    age_bands: list[float] = Field(min_length=2)
 
 
 class ExplainParams(StrictModel):
-    images_per_gallery: int = Field(12, ge=1, le=64)
+    images_per_gallery: int = Field(ge=1, le=64)
     extra_images: list[str] = Field(
-        default_factory=list, description="image stems explained in any split (real cases)"
+        description="image stems explained in any split (real cases)"
     )
 
 
 class Params(StrictModel):
-    download: DownloadParams = DownloadParams()
-    preprocess: PreprocessParams = PreprocessParams()
-    tune: TuneParams = TuneParams()
-    train: GrazTrainParams = GrazTrainParams()
-    evaluate: EvaluateParams = EvaluateParams()
-    explain: ExplainParams = ExplainParams()
+    download: DownloadParams
+    preprocess: PreprocessParams
+    tune: TuneParams
+    train: GrazTrainParams
+    evaluate: EvaluateParams
+    explain: ExplainParams
 
 
 EXPERIMENT = Experiment("grazpedwri_dx", Params)

@@ -10,42 +10,42 @@ from pipeline.ml.params import TrainParams, TunerParams
 
 
 class DownloadParams(StrictModel):
-    url: str = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
-    sha256: str = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
-    size: int = 11_490_434
-    synthetic_train_images: int = Field(1200, ge=100)
-    synthetic_test_images: int = Field(300, ge=50)
+    url: str
+    sha256: str
+    size: int
+    synthetic_train_images: int = Field(ge=100)
+    synthetic_test_images: int = Field(ge=50)
 
 
 class PreprocessParams(StrictModel):
-    validation_fraction: float = Field(0.1, gt=0, lt=0.5)
+    validation_fraction: float = Field(gt=0, lt=0.5)
 
 
 class AugmentationParams(StrictModel):
-    rotation: float = Field(0.05, ge=0, le=0.5, description="fraction of a full turn")
-    translation: float = Field(0.1, ge=0, le=0.5, description="fraction of the image size")
-    zoom: float = Field(0.1, ge=0, le=0.5)
+    rotation: float = Field(ge=0, le=0.5, description="fraction of a full turn")
+    translation: float = Field(ge=0, le=0.5, description="fraction of the image size")
+    zoom: float = Field(ge=0, le=0.5)
 
 
 class MnistTrainParams(TrainParams):
-    augmentation: AugmentationParams | None = AugmentationParams()
+    augmentation: AugmentationParams | None
 
 
 class EvaluateParams(StrictModel):
-    gallery_size: int = Field(40, ge=1, le=200)
+    gallery_size: int = Field(ge=1, le=200)
 
 
 class ExplainParams(StrictModel):
-    images_per_gallery: int = Field(24, ge=1, le=100)
+    images_per_gallery: int = Field(ge=1, le=100)
 
 
 class Params(StrictModel):
-    download: DownloadParams = DownloadParams()
-    preprocess: PreprocessParams = PreprocessParams()
-    tune: TunerParams = TunerParams()
-    train: MnistTrainParams = MnistTrainParams()
-    evaluate: EvaluateParams = EvaluateParams()
-    explain: ExplainParams = ExplainParams()
+    download: DownloadParams
+    preprocess: PreprocessParams
+    tune: TunerParams
+    train: MnistTrainParams
+    evaluate: EvaluateParams
+    explain: ExplainParams
 
 
 EXPERIMENT = Experiment("mnist", Params)

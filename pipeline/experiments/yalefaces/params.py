@@ -9,15 +9,14 @@ from pydantic import Discriminator, Field, Tag, model_validator
 from pipeline.core.context import Experiment
 from pipeline.core.params import StrictModel
 from pipeline.experiments.yalefaces.layout import IMAGE_SHAPE, SUBJECTS
-from pipeline.ml.params import SearchSpace, TunerParams
+from pipeline.ml.params import Objective, SearchSpace
 
 Protocol = Literal["loo", "kfold", "two_subjects"]
 Rule = Literal["sanger", "oja"]
 
 
 class DownloadParams(StrictModel):
-    url: str = Field("http://vision.ucsd.edu/datasets/yale_face_dataset_original/yalefaces.zip",
-                     description="the original zip (its checksum is not known)")
+    url: str = Field(description="the original zip (its checksum is not known)")
 
 
 class CropParams(StrictModel):
@@ -37,9 +36,9 @@ class FaceCropParams(StrictModel):
     """A square around the face OpenCV's pretrained detector finds in each image: it undoes
     the shifts and scale changes between photographs that a fixed box keeps."""
 
-    face_margin: float = Field(0.1, ge=0.0, le=1.0, description="added on every side, as a "
+    face_margin: float = Field(ge=0.0, le=1.0, description="added on every side, as a "
                                "fraction of the detected box's width")
-    size: int = Field(224, ge=8, le=IMAGE_SHAPE[0], description="side of the square crop in "
+    size: int = Field(ge=8, le=IMAGE_SHAPE[0], description="side of the square crop in "
                       "pixels, before downsampling")
 
 
@@ -61,21 +60,20 @@ Crop = Annotated[
 
 class PreprocessParams(StrictModel):
     crop: Crop | None = Field(
-        FaceCropParams(),
         description="a fixed box around the faces (rows top:bottom, columns left:right), a "
         "detected face ({face_margin, size}), or null for the whole image",
     )
-    downsample: int = Field(8, ge=1, le=32, description="average over blocks of this size")
+    downsample: int = Field(ge=1, le=32, description="average over blocks of this size")
     lighting: Literal["none", "standardize", "equalize"] = Field(
-        "equalize", description="per image: standardize (zero mean, unit variance) or equalize "
+        description="per image: standardize (zero mean, unit variance) or equalize "
         "(histogram equalisation)")
-    protocols: list[Protocol] = Field(["loo", "kfold", "two_subjects"], min_length=1)
-    folds: int = Field(10, ge=2, le=11, description="blocks of the k-fold protocol; also the "
+    protocols: list[Protocol] = Field(min_length=1)
+    folds: int = Field(ge=2, le=11, description="blocks of the k-fold protocol; also the "
                        "blocks whose complements are the selection sets of every protocol")
-    inner_folds: int = Field(5, ge=2, le=10, description="inner cross-validation folds of "
+    inner_folds: int = Field(ge=2, le=10, description="inner cross-validation folds of "
                              "every selection set")
-    two_subjects: tuple[int, int] = Field((1, 2), description="the two-subject task's subjects")
-    repeats: int = Field(3, ge=1, le=10, description="independent repetitions of every "
+    two_subjects: tuple[int, int] = Field(description="the two-subject task's subjects")
+    repeats: int = Field(ge=1, le=10, description="independent repetitions of every "
                          "protocol's nested selection, each with its own blocks and inner folds "
                          "(seeds seed, seed + 1, ...); accuracies pool all their predictions")
 
@@ -90,34 +88,29 @@ class PreprocessParams(StrictModel):
 class HebbianParams(StrictModel):
     """A neural PCA learned by a Hebbian rule (see :mod:`.neural_pca`)."""
 
-    rule: Rule = Field("sanger", description="sanger: ordered components | oja: the subspace")
-    components: int = Field(60, ge=1)
-    iterations: int = Field(3000, ge=1, description="full-batch Hebbian updates (at most)")
-    step: float = Field(1.0, gt=0, le=1.5, description="step size, relative to the unit's "
+    rule: Rule = Field(description="sanger: ordered components | oja: the subspace")
+    components: int = Field(ge=1)
+    iterations: int = Field(ge=1, description="full-batch Hebbian updates (at most)")
+    step: float = Field(gt=0, le=1.5, description="step size, relative to the unit's "
                         "input power (<= 1 is stable)")
-    tolerance: float = Field(1e-6, ge=0, description="stop once the largest weight change of "
+    tolerance: float = Field(ge=0, description="stop once the largest weight change of "
                              "an update falls below this")
-    whiten: bool = Field(True, description="divide each unit's output by its standard deviation")
+    whiten: bool = Field(description="divide each unit's output by its standard deviation")
 
 
-class TuneParams(TunerParams):
-    """Of the shared tuner settings, ``tuner``, ``objective``, ``max_trials``, ``epochs`` and
-    ``search_space`` apply: every trial trains full-batch for ``epochs`` steps."""
+class TuneParams(StrictModel):
+    """A random search scored on every selection set at once; every trial trains full-batch
+    for ``epochs`` steps."""
 
     tuner: Literal["random_search"] = Field(
-        "random_search", description="candidates must not depend on scores (nested selection)")
-    max_trials: int = Field(16, ge=1)
-    epochs: int = Field(150, ge=1, description="full-batch epochs of every network, in the "
+        description="candidates must not depend on scores (nested selection)")
+    objective: Objective = Field(description="what ranks trials in KerasTuner's summary; each "
+                                 "selection set keeps its own best by its own inner accuracy")
+    max_trials: int = Field(ge=1)
+    epochs: int = Field(ge=1, description="full-batch epochs of every network, in the "
                         "search and in training")
-    neural_pca: HebbianParams = HebbianParams()
-    search_space: SearchSpace = Field(default_factory=lambda: {
-        "components": {"values": [30, 40, 60]},
-        "hidden_layers": {"values": [0, 1]},
-        "units": 64,
-        "dropout": {"values": [0.0, 0.3]},
-        "l2": {"values": [0.003, 0.01, 0.03]},
-        "learning_rate": {"min": 0.02, "max": 0.08, "sampling": "log"},
-    }, validate_default=True)
+    neural_pca: HebbianParams
+    search_space: SearchSpace = Field()
 
     @model_validator(mode="after")
     def _check_neural_pca(self) -> TuneParams:
@@ -129,32 +122,30 @@ class TuneParams(TunerParams):
 
 class TrainParams(StrictModel):
     oja: HebbianParams = Field(
-        HebbianParams(rule="oja", components=20, iterations=12000, step=1.5, tolerance=0.0,
-                      whiten=False),
         description="Oja's subspace rule on all images, compared with PCA in evaluate",
     )
-    mixed_precision: bool = False
+    mixed_precision: bool
 
 
 class EvaluateParams(StrictModel):
     baseline_components: list[int] = Field(
-        [10, 20, 30, 40, 60], min_length=1, description="PCA sizes the baselines choose from")
-    agreement_components: int = Field(20, ge=1, description="top-k subspace compared with PCA")
+        min_length=1, description="PCA sizes the baselines choose from")
+    agreement_components: int = Field(ge=1, description="top-k subspace compared with PCA")
 
 
 class ExplainParams(StrictModel):
-    eigenfaces: int = Field(10, ge=1, le=40)
-    reconstruction_components: list[int] = Field([5, 10, 20, 40, 60], min_length=1)
-    faces: int = Field(6, ge=1, le=30, description="faces reconstructed and explained")
+    eigenfaces: int = Field(ge=1, le=40)
+    reconstruction_components: list[int] = Field(min_length=1)
+    faces: int = Field(ge=1, le=30, description="faces reconstructed and explained")
 
 
 class Params(StrictModel):
-    download: DownloadParams = DownloadParams()
-    preprocess: PreprocessParams = PreprocessParams()
-    tune: TuneParams = TuneParams()
-    train: TrainParams = TrainParams()
-    evaluate: EvaluateParams = EvaluateParams()
-    explain: ExplainParams = ExplainParams()
+    download: DownloadParams
+    preprocess: PreprocessParams
+    tune: TuneParams
+    train: TrainParams
+    evaluate: EvaluateParams
+    explain: ExplainParams
 
 
 EXPERIMENT = Experiment("yalefaces", Params)
