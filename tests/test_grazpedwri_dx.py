@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import zipfile
 from pathlib import Path
 
 import keras
@@ -263,10 +264,12 @@ def test_a_subset_is_read_from_the_remote_archives(tmp_path: Path, metadata: Pat
         assert 0 < overhead <= 4 * TAIL_BYTES + len(wanted) * (MEMBER_SLACK_BYTES + 100)
         assert server.bytes_sent == cost["range_bytes"] + metadata.stat().st_size
         sent = server.bytes_sent
-        run("download", root)  # again: everything comes from the cache
+        run("download", root)  # again: the cached images, checked against the directories
         cost = read_timings(ExperimentPaths(root, NAME), "download")
-        assert cost["already_cached"] == len(wanted) and cost["range_requests"] == 0
-        assert server.bytes_sent == sent + metadata.stat().st_size
+        assert cost["already_cached"] == len(wanted) and cost["member_bytes"] == 0
+        assert cost["cache_replaced"] == 0 and 0 < cost["range_requests"] <= 4
+        assert cost["range_bytes"] <= 4 * TAIL_BYTES  # the archives' tails, nothing more
+        assert server.bytes_sent == sent + metadata.stat().st_size + cost["range_bytes"]
 
 
 def test_whole_archives_resume_and_ids_are_checked(tmp_path: Path, metadata: Path) -> None:
@@ -292,10 +295,99 @@ def test_whole_archives_resume_and_ids_are_checked(tmp_path: Path, metadata: Pat
         assert resumed == [None, f"bytes={2**20}-"]  # the verified 1 MiB chunk is kept
         cache = root / ".cache" / "downloads" / NAME
         assert not list(cache.glob("*.zip"))  # extracted archives are deleted
+        seen = len(server.requests)
+        run("download", root)  # again: each archive's directory is read, none downloaded
+        cost = read_timings(ExperimentPaths(root, NAME), "download")
+        assert cost["already_cached"] == len(stems) and cost["member_bytes"] == 0
+        archives = {f"/storage/{ids[name]}" for name in archive_names(ids)}
+        assert {r for path, r in server.requests[seen:] if path in archives} == \
+            {f"bytes=-{TAIL_BYTES}"}
+        server.ignore_range = True  # no range requests: the archives are downloaded to check
+        metrics = run("download", root)
+        assert metrics["images_present"] == len(stems)
+        cost = read_timings(ExperimentPaths(root, NAME), "download")
+        assert cost["already_cached"] == len(stems) and not list(cache.glob("*.zip"))
+        server.ignore_range = False
         params(root, {**whole, "download.files": {**ids, "images_part3.zip": 1}},
                synthetic=False)
         with pytest.raises(DownloadError, match=r"images_part3\.zip has id 34268864, expected 1"):
             run("download", root)
+
+
+def subset_project(root: Path, server: LocalFigshare, images: int) -> Path:
+    """A project reading ``images`` images from ``server``; returns the download cache's
+    images folder."""
+    root.mkdir()
+    params(root, {"download.api_url": server.api_url, "download.images": images},
+           synthetic=False)
+    return root / ".cache" / "downloads" / NAME / "images"
+
+
+def test_a_bad_cached_image_is_replaced(tmp_path: Path, metadata: Path,
+                                        caplog: pytest.LogCaptureFixture) -> None:
+    frame = read_metadata(metadata)
+    served = select_images(frame, 40, [], 42, where="test")
+    with LocalFigshare(14825193, standin_article(metadata.parent, served, frame)) as server:
+        root = tmp_path / "project"
+        cache = subset_project(root, server, 12)
+        run("download", root)
+        wanted = select_images(frame, 12, [], 42, where="test")
+        bad = cache / f"{wanted[0]}.png"
+        good = (metadata.parent / "images" / bad.name).read_bytes()
+        bad.write_bytes(good[:100] + bytes(len(good) - 100))  # same size, other bytes
+        with caplog.at_level(logging.WARNING):
+            run("download", root)
+        assert str(bad) in caplog.text and "CRC-32" in caplog.text
+        assert (root / "data" / "raw" / NAME / "images" / bad.name).read_bytes() == good
+        assert bad.read_bytes() == good
+        cost = read_timings(ExperimentPaths(root, NAME), "download")
+        assert (cost["already_cached"], cost["cache_replaced"]) == (len(wanted) - 1, 1)
+
+
+def test_images_from_a_fixed_mirror_are_used(tmp_path: Path, metadata: Path,
+                                             monkeypatch: pytest.MonkeyPatch,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    """A mirror's image folder is read every run, never cached; an image cached from a mirror's
+    archive is extracted again once that archive lists other content for it."""
+    frame = read_metadata(metadata)
+    served = select_images(frame, 40, [], 42, where="test")
+    article = metadata.parent
+    with LocalFigshare(14825193, standin_article(article, served, frame)) as server:
+        wanted = select_images(frame, 12, [], 42, where="test")
+        from_folder, from_archive = f"{wanted[0]}.png", f"{wanted[-1]}.png"
+        for part in archive_names(repository_params(NAME).download.files):
+            with zipfile.ZipFile(article / part) as archive:
+                if f"{Path(part).stem}/{from_archive}" in archive.namelist():
+                    break
+        folder = tmp_path / "mirror" / "grazpedwri-dx"
+        (folder / "images").mkdir(parents=True)
+        shutil.copyfile(metadata, folder / "dataset.csv")
+        good = {name: (article / "images" / name).read_bytes()
+                for name in (from_folder, from_archive)}
+        (folder / "images" / from_folder).write_bytes(good[from_folder][:200])  # truncated
+        with zipfile.ZipFile(article / part) as archive, zipfile.ZipFile(
+                folder / part, "w") as copy:  # one member differs
+            for info in archive.infolist():
+                data = archive.read(info)
+                copy.writestr(info, data[:-1] + b"!" if info.filename.endswith(
+                    f"/{from_archive}") else data)
+        root = tmp_path / "project"
+        cache = subset_project(root, server, 12)
+        monkeypatch.setenv("PIPELINE_MIRROR", str(tmp_path / "mirror"))
+        raw = root / "data" / "raw" / NAME / "images"
+        run("download", root)
+        assert (raw / from_folder).read_bytes() == good[from_folder][:200]
+        assert (raw / from_archive).read_bytes() == good[from_archive][:-1] + b"!"
+        assert not (cache / from_folder).exists()  # a mirror's image is not cached
+        (folder / "images" / from_folder).write_bytes(good[from_folder])
+        shutil.copyfile(article / part, folder / part)
+        with caplog.at_level(logging.WARNING):
+            run("download", root)
+        assert (raw / from_folder).read_bytes() == good[from_folder]
+        assert (raw / from_archive).read_bytes() == good[from_archive]
+        assert str(cache / from_archive) in caplog.text and "now lists" in caplog.text
+        cost = read_timings(ExperimentPaths(root, NAME), "download")
+        assert (cost["from_mirror_folder"], cost["cache_replaced"]) == (1, 1)
 
 
 # -- model ----------------------------------------------------------------------------------

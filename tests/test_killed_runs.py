@@ -29,7 +29,7 @@ def project(tmp_path: Path) -> Path:
     shutil.copytree(REPO / "pipeline", tmp_path / "pipeline",
                     ignore=shutil.ignore_patterns("__pycache__"))
     params = tiny_params()
-    params["mnist"]["tune"].update(max_trials=3, epochs=500)
+    params["mnist"]["tune"].update(max_trials=3, epochs=500, early_stopping_patience=500)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     for stage in ("download", "preprocess"):
         subprocess.run(module_command(stage), cwd=tmp_path, env=environment(), check=True,

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from dvc_project import stage_metrics
+from dvc_project import stage_metrics, write_params
 from PIL import Image
 
 from pipeline.cli import main
@@ -23,8 +23,7 @@ DATA_URI = re.compile(r'<img src="data:image/png;base64,([^"]+)" alt="([^"]+)">'
 
 def workspace(root: Path, metrics: dict[str, str]) -> Path:
     """A workspace whose stages wrote ``metrics`` (file name → text) and a training curve."""
-    (root / "params.yaml").write_text(yaml.safe_dump({"seed": 1,
-                                                      "mnist": {"preset": "report_d_fixed_cnn"}}))
+    write_params(root, {"seed": 1, "mnist.preset": "report_d_fixed_cnn"})
     folder = root / "metrics" / "mnist"
     folder.mkdir(parents=True)
     for name, text in metrics.items():

@@ -1,12 +1,12 @@
 """download@grazpedwri_dx: ``dataset.csv`` (verified by figshare's md5, or a mirror copy by its
-content), then the requested images (all, or a patient-grouped subset) through the download
-cache into ``images/``, and ``requested.csv``. Synthetic mode writes stand-in radiographs in the
+content), then the requested images (all, or a patient-grouped subset) into ``images/`` (a local
+mirror's images as they are, archive members through the verified download cache: see
+:mod:`.fetching`), and ``requested.csv``. Synthetic mode writes stand-in radiographs in the
 same layout, plus ``marks.csv``."""
 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -81,28 +81,18 @@ def write_synthetic(out: Path, params: DownloadParams, rng: np.random.Generator)
 
 
 def fetch_images(ctx: StageContext) -> tuple[list[str], dict[str, Any]]:
-    """The requested images into ``images/`` (via the cache); returns the stems requested and
-    what fetching them cost."""
+    """The requested images into ``images/``; returns the stems requested and what fetching
+    them cost."""
     params = ctx.params.download
     frame = read_metadata(ctx.out / METADATA_FILE)
     stems = select_images(frame, params.images, params.include, ctx.seed, where=INCLUDE)
     fetcher = ImageFetcher(params, ctx.paths.root / ".cache" / "downloads" / EXPERIMENT.name,
                            ctx.mirror)
-    missing = fetcher.fetch(stems)
+    missing = fetcher.fetch(stems, ctx.out / IMAGES)
     if missing:
         log.warning("%d requested images are in no archive (preprocess lists them): %s",
                     len(missing), ", ".join(missing[:10]))
-    (ctx.out / IMAGES).mkdir()
-    for stem in sorted(set(stems) - set(missing)):
-        _link_or_copy(fetcher.images / f"{stem}.png", ctx.out / IMAGES / f"{stem}.png")
     return stems, fetcher.report
-
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
 
 
 def download(ctx: StageContext) -> StageResult:
