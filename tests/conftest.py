@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from dvc_project import QUEUED, QueueRun, commit, init_project, run, tiny_params
+from fakes.file_server import FileServer, running
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -58,3 +60,16 @@ def queued_experiments(repro_project: Path) -> QueueRun:
     finally:
         run(["dvc", "queue", "stop", "--kill"], repro_project)
     return QueueRun(time.perf_counter() - started, status)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[FileServer]:
+    """A file server on 127.0.0.1 that can misbehave on request (tests/fakes/file_server.py)."""
+    with running(tmp_path / "served") as httpd:
+        yield httpd
+
+
+@pytest.fixture
+def dest(tmp_path: Path) -> Path:
+    """Where a test's fetch puts its file."""
+    return tmp_path / "raw"

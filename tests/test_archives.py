@@ -8,29 +8,15 @@ import shutil
 import tarfile
 import time
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakes.file_server import FileServer, running
+from fakes.file_server import FileServer
 from test_download import FAST, listing, source_for
 
 from pipeline.core.errors import DownloadError
 from pipeline.download.archive import Limits, extract_archive
 from pipeline.download.fetch import fetch
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[FileServer]:
-    with running(tmp_path / "served") as httpd:
-        yield httpd
-
-
-@pytest.fixture
-def dest(tmp_path: Path) -> Path:
-    return tmp_path / "raw"
-
-
 
 FILES = {"a.txt": b"alpha", "sub/b.bin": bytes(range(256)) * 10}
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakes.file_server import FileServer, running
+from fakes.file_server import FileServer
 
 from pipeline.core.errors import DownloadError
 from pipeline.download.fetch import fetch, partial_file
@@ -17,17 +16,6 @@ from pipeline.download.source import Source
 
 DATASET = "toy"
 FAST = {"backoff_seconds": 0.01, "timeout_seconds": 5.0, "progress": False}
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[FileServer]:
-    with running(tmp_path / "served") as httpd:
-        yield httpd
-
-
-@pytest.fixture
-def dest(tmp_path: Path) -> Path:
-    return tmp_path / "raw"
 
 
 @pytest.fixture

@@ -326,16 +326,22 @@ def test_a_beat_class_model_scores_normal_against_the_rest() -> None:
     assert np.allclose(probabilities[:, 1], beat_classes[:, 1:].sum(axis=1), atol=1e-6)
 
 
-def test_without_a_mirror_the_archive_zip_is_fetched_and_failures_name_it(
-        tmp_path, tracking_uri) -> None:
-    served = tmp_path / "served"
-    served.mkdir()
+def refused_download(tmp_path: Path, served: Path) -> tuple[str, str]:
+    """The download stage's error, with ``ucr_url`` pointing at ``served``'s ECG5000.zip on
+    127.0.0.1 (nothing from a mirror), and that URL."""
     with serve_folder(served) as url:
         params = params_with(tmp_path, **{"ecg5000.download.ucr_url": f"{url}/ECG5000.zip"})
         with pytest.raises(DownloadError) as caught:
             run_stage("download", "ecg5000", params_file=params, root=tmp_path)
-    message = str(caught.value)
-    assert f"{url}/ECG5000.zip: HTTP 404" in message
+    return str(caught.value), f"{url}/ECG5000.zip"
+
+
+def test_without_a_mirror_the_archive_zip_is_fetched_and_failures_name_it(
+        tmp_path, tracking_uri) -> None:
+    served = tmp_path / "served"
+    served.mkdir()
+    message, url = refused_download(tmp_path, served)
+    assert f"{url}: HTTP 404" in message
     assert "set $PIPELINE_MIRROR to a folder (or URL prefix) holding ecg5000/ECG5000.zip" in (
         message)
 
@@ -379,12 +385,8 @@ def test_an_archive_zip_with_other_content_is_refused(tmp_path, tracking_uri) ->
     served = tmp_path / "served"
     served.mkdir()
     synthetic_archive(served)
-    with serve_folder(served) as url:
-        params = params_with(tmp_path, **{"ecg5000.download.ucr_url": f"{url}/ECG5000.zip"})
-        with pytest.raises(DownloadError) as caught:
-            run_stage("download", "ecg5000", params_file=params, root=tmp_path)
-    message = str(caught.value)
-    assert f"{url}/ECG5000.zip: its content is not the expected one" in message
+    message, url = refused_download(tmp_path, served)
+    assert f"{url}: its content is not the expected one" in message
     assert UCR_FINGERPRINTS[UCR_TRAIN] in message  # the official fingerprint, beside the copy's
     assert not (tmp_path / "data" / "raw" / "ecg5000").exists()
 
