@@ -21,7 +21,11 @@ from sklearn.linear_model import LogisticRegression, RidgeClassifierCV
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
 
-from pipeline.experiments.ecg5000.beats import UCR_LAYOUT, UCR_TEST, UCR_TRAIN, read_beats
+from pipeline.experiments.ecg5000.beats import (
+    UCR_LAYOUT,
+    read_beats,
+)
+from pipeline.experiments.ecg5000.layout import UCR_TEST, UCR_TRAIN
 from pipeline.experiments.ecg5000.rocket import random_kernels
 
 NORMAL = 1  # UCR beat class 1

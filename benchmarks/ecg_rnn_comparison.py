@@ -40,13 +40,17 @@ from sklearn import metrics as skm
 from pipeline.core.errors import DataError
 from pipeline.core.params import load_experiment_params
 from pipeline.core.reproducibility import seed_everything
-from pipeline.experiments.ecg5000.beats import UCR_LAYOUT, UCR_TEST, UCR_TRAIN, read_beats
+from pipeline.experiments.ecg5000.beats import (
+    UCR_LAYOUT,
+    read_beats,
+)
 from pipeline.experiments.ecg5000.labels import (
     class_names,
     class_weights,
     task_labels,
     training_class_names,
 )
+from pipeline.experiments.ecg5000.layout import UCR_TEST, UCR_TRAIN
 from pipeline.experiments.ecg5000.logits import normal_vs_abnormal
 from pipeline.experiments.ecg5000.params import AugmentationParams, Params
 from pipeline.experiments.ecg5000.preprocess import fit_scaler, scale

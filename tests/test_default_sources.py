@@ -22,7 +22,7 @@ from fakes.yale_database import zip_of
 
 from pipeline.cli import run_stage
 from pipeline.core.errors import DownloadError
-from pipeline.experiments.ecg5000.beats import UCR_TEST, UCR_TRAIN
+from pipeline.experiments.ecg5000.layout import UCR_TEST, UCR_TRAIN
 
 pytestmark = pytest.mark.real_data
 DEFAULTS = yaml.safe_load((REPO / "params.yaml").read_text())

@@ -24,16 +24,14 @@ from pipeline.core.errors import DataError, DownloadError, ParamsError, Pipeline
 from pipeline.core.params import load_experiment_params
 from pipeline.core.paths import ExperimentPaths
 from pipeline.experiments.ecg5000.beats import (
-    CSV_FILE,
     CSV_LAYOUT,
     UCR_FINGERPRINTS,
     UCR_LAYOUT,
-    UCR_TEST,
-    UCR_TRAIN,
     read_beats,
     ucr_fingerprint,
     write_ucr_file,
 )
+from pipeline.experiments.ecg5000.layout import CSV_FILE, UCR_TEST, UCR_TRAIN
 from pipeline.experiments.ecg5000.logits import MembersLoss, ensemble_logits, normal_vs_abnormal
 from pipeline.experiments.ecg5000.params import Params
 from pipeline.experiments.ecg5000.recurrent import build_recurrent

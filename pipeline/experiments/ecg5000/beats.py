@@ -13,10 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.core.errors import DataError
+from pipeline.experiments.ecg5000.layout import SAMPLES, UCR_TEST, UCR_TRAIN
 
-SAMPLES = 140
-UCR_TRAIN, UCR_TEST = "ECG5000_TRAIN.tsv", "ECG5000_TEST.tsv"
-CSV_FILE = "ecg.csv"
 # sha256 of the parsed labels (little-endian int64) then samples (little-endian float64, C
 # order) of each official file, measured on the copies in ../shared/datasets/ecg5000.
 UCR_FINGERPRINTS = {

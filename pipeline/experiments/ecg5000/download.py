@@ -25,17 +25,14 @@ from pipeline.core.runner import main
 from pipeline.download.fetch import fetch, local_path
 from pipeline.download.source import Source
 from pipeline.experiments.ecg5000.beats import (
-    CSV_FILE,
-    SAMPLES,
     UCR_FINGERPRINTS,
     UCR_LAYOUT,
-    UCR_TEST,
-    UCR_TRAIN,
     Beats,
     read_beats,
     ucr_fingerprint,
     write_ucr_file,
 )
+from pipeline.experiments.ecg5000.layout import CSV_FILE, SAMPLES, UCR_TEST, UCR_TRAIN
 from pipeline.experiments.ecg5000.params import EXPERIMENT, DownloadParams
 from pipeline.experiments.ecg5000.synthetic import synthetic_beats, write_csv_file
 from pipeline.experiments.ecg5000.ucr_archive import ARCHIVE, holds_official_split, read_split

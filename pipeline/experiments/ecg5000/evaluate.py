@@ -14,9 +14,9 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from pipeline.core.context import Metrics, StageContext, StageResult
 from pipeline.core.runner import main
-from pipeline.experiments.ecg5000.beats import SAMPLES
 from pipeline.experiments.ecg5000.figures import plot_beats
 from pipeline.experiments.ecg5000.labels import check_processed, class_names, task_labelled
+from pipeline.experiments.ecg5000.layout import SAMPLES
 from pipeline.experiments.ecg5000.loading import load_task_model
 from pipeline.experiments.ecg5000.params import EXPERIMENT
 from pipeline.ml.evaluation import evaluate_model

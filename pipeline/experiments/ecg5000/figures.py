@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from pipeline.experiments.ecg5000.beats import SAMPLES
+from pipeline.experiments.ecg5000.layout import SAMPLES
 
 
 def plot_beats(

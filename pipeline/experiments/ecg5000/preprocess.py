@@ -16,11 +16,8 @@ from pipeline.core.context import StageContext, StageResult
 from pipeline.core.errors import DataError, ParamsError
 from pipeline.core.runner import main
 from pipeline.experiments.ecg5000.beats import (
-    CSV_FILE,
     CSV_LAYOUT,
     UCR_LAYOUT,
-    UCR_TEST,
-    UCR_TRAIN,
     Beats,
     Issue,
     Layout,
@@ -36,6 +33,7 @@ from pipeline.experiments.ecg5000.labels import (
     task_labels,
     training_class_names,
 )
+from pipeline.experiments.ecg5000.layout import CSV_FILE, UCR_TEST, UCR_TRAIN
 from pipeline.experiments.ecg5000.params import EXPERIMENT, PreprocessParams
 from pipeline.ml.split_files import save_split
 from pipeline.ml.splits import class_counts, stratified_indices

@@ -9,7 +9,7 @@ import keras
 import keras_tuner as kt
 from keras import layers
 
-from pipeline.experiments.ecg5000.beats import SAMPLES
+from pipeline.experiments.ecg5000.layout import SAMPLES
 from pipeline.experiments.ecg5000.logits import MembersLoss, ensemble_accuracy
 from pipeline.experiments.ecg5000.params import AugmentationParams
 from pipeline.ml.search_space import hyperparameter

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.experiments.ecg5000.beats import SAMPLES
+from pipeline.experiments.ecg5000.layout import SAMPLES
 
 # Class shares of the official training file (292, 177, 10, 19, 2 of 500), with a floor so
 # that every class can be split into train and validation even in small stand-ins.

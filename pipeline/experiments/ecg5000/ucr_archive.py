@@ -13,12 +13,11 @@ from pipeline.download.archive import extract_archive
 from pipeline.experiments.ecg5000.beats import (
     TS_LAYOUT,
     UCR_FINGERPRINTS,
-    UCR_TEST,
-    UCR_TRAIN,
     Beats,
     fingerprint,
     read_beats,
 )
+from pipeline.experiments.ecg5000.layout import UCR_TEST, UCR_TRAIN
 
 ARCHIVE = "ECG5000.zip"
 MEMBERS = {UCR_TRAIN: "ECG5000_TRAIN.ts", UCR_TEST: "ECG5000_TEST.ts"}
