@@ -78,19 +78,21 @@ def run_stage(
     plots_staging = paths.metrics_dir / f".{stage}.plots.partial"
     with staged_output(paths.stage_dir(stage)) as out, staged_output(plots_staging) as plots:
         context = StageContext(experiment.name, stage, shared, params, paths, out, plots,
-                               mirror=mirror_location(root), code_fingerprint=fingerprint)
+                               mirror=mirror_location(root), code_fingerprint=fingerprint,
+                               simulated=experiment.simulated)
         with runs.stage_run(
             experiment.name, stage, uri=tracking_uri(shared.mlflow.tracking_uri,
                                                      original_root(root)),
             root=root, shared=shared.model_dump(mode="json"), synthetic=context.synthetic,
-            code_version=fingerprint,
+            simulated=experiment.simulated, code_version=fingerprint,
             data_version=None if stage == "download" else runs.data_version(
                 root, experiment.name, paths.raw),  # download's is not recorded yet
         ):
             runs.log_flat_params(params.model_dump(mode="json"))
             result = body(context)
             result = result if isinstance(result, StageResult) else StageResult(result)
-            metrics = {**result.metrics, "synthetic": context.synthetic}
+            metrics = {**result.metrics, "synthetic": context.synthetic,
+                       **({"simulated": True} if experiment.simulated else {})}
             timings = {**result.timings, "seconds": round(time.perf_counter() - started, 2)}
             if result.details:
                 write_json_atomic(out / paths.details_file(stage).name, result.details)

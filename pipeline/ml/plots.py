@@ -12,7 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 
-def _save(figure: plt.Figure, path: Path) -> None:
+def save_figure(figure: plt.Figure, path: Path) -> None:
+    """Lay out, write as a PNG and free the figure."""
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
@@ -37,7 +38,7 @@ def confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], path: Path)
             fontsize=8,
             color="white" if value > threshold else "black",
         )
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def curves(path: Path, panels: Sequence[tuple[str, np.ndarray, np.ndarray, str, str]]) -> None:
@@ -47,7 +48,7 @@ def curves(path: Path, panels: Sequence[tuple[str, np.ndarray, np.ndarray, str, 
         axis.plot(x, y)
         axis.set(title=title, xlabel=x_label, ylabel=y_label, xlim=(0, 1), ylim=(0, 1.02))
         axis.grid(alpha=0.3)
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def image_gallery(
@@ -76,4 +77,4 @@ def image_gallery(
         axes.flat[0].text(0.5, 0.5, "none", ha="center", va="center")
     if suptitle:
         figure.suptitle(suptitle, fontsize=10)
-    _save(figure, path)
+    save_figure(figure, path)

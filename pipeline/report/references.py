@@ -56,4 +56,16 @@ REFERENCES: dict[str, tuple[Reference, ...]] = {
             "NaN rows left in, no test set",
         ),
     ),
+    "sysid": (
+        Reference(
+            "course report", "MLP, 20 sigmoid units, Adam, MSE, on y[k] = 2x[k] + 4x[k-1] - "
+            "6y[k-1] - 8y[k-2]", "report_narx_test_mse", 0.0077, "report",
+            "final training MSE (ours: held-out test MSE); the regressors' range and the "
+            "epochs are not given",
+        ),
+        Reference(
+            "course report", "ADALINE on the same rows", "report_adaline_max_coefficient_error",
+            0.0, None, "weights reported as [2, 4, 0, -6, -8], rounding not given",
+        ),
+    ),
 }

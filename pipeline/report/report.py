@@ -26,7 +26,7 @@ import pandas as pd
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.outputs import read_json, read_stage_metrics
-from pipeline.core.params import load_shared_params, read_params_file
+from pipeline.core.params import EXPERIMENTS, load_shared_params, read_params_file
 from pipeline.core.paths import ExperimentPaths
 from pipeline.report.references import REFERENCES, Reference
 from pipeline.tracking.runs import data_version, git_commit
@@ -104,6 +104,8 @@ def experiment_section(root: Path, dataset: str, *, preset: str) -> str:
     parts.append("<h3>Results and reference numbers</h3>")
     parts.append(references_table(REFERENCES.get(dataset, ()), metrics["evaluate"], preset))
     for stage, heading, tables in SECTIONS:
+        if not (EXPERIMENTS / dataset / f"{stage}.py").exists():
+            continue  # the experiment has no such stage (adaptive filters are not trained)
         parts.append(f"<h3>{heading} ({stage})</h3>")
         if metrics[stage] is None:
             parts.append(

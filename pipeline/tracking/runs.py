@@ -158,6 +158,7 @@ def _environment(name: str, value: str) -> Iterator[None]:
 def stage_run(
     experiment: str, stage: str, *, uri: str, root: Path, shared: Mapping[str, Any],
     synthetic: bool, code_version: str, data_version: str | None = None,
+    simulated: bool = False,
 ) -> Iterator[mlflow.ActiveRun]:
     """The child run of one stage of one experiment in the store at ``uri``, under its
     execution's parent run; the stage logs into it with mlflow's API. ``shared`` (the shared
@@ -179,6 +180,9 @@ def stage_run(
         "code_version": code_version,
         OWNER_TAG: owner(),
     }
+    if simulated:  # data generated from params by design (not a stand-in)
+        tags["simulated"] = "true"
+        client.set_tag(parent_id, f"simulated.{experiment}", "true")
     if data_version:
         tags["data_version"] = data_version
         client.set_tag(parent_id, f"data_version.{experiment}", data_version)
@@ -217,9 +221,16 @@ def _run_ended_by_outcome(**start: Any) -> Iterator[mlflow.ActiveRun]:
 @contextmanager
 def trial_run(trial_id: str, hyperparameters: Mapping[str, Any]) -> Iterator[None]:
     """A nested MLflow run for one tuning trial, tagged and holding its hyperparameters."""
-    with _run_ended_by_outcome(run_name=f"trial-{trial_id}", nested=True,
-                               tags={"trial_id": trial_id, OWNER_TAG: owner()}):
+    with nested_run(f"trial-{trial_id}", trial_id=trial_id):
         mlflow.log_params(dict(hyperparameters))
+        yield
+
+
+@contextmanager
+def nested_run(name: str, **tags: str) -> Iterator[None]:
+    """A run nested in the active one (a stage's part: one search of several), ended by its
+    outcome and owned like every run here, so a killed process's runs are ended later."""
+    with _run_ended_by_outcome(run_name=name, nested=True, tags={**tags, OWNER_TAG: owner()}):
         yield
 
 

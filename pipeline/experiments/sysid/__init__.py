@@ -1,0 +1,1 @@
+"""System identification: a NARX network, an ADALINE and least squares on simulated systems."""
