@@ -90,7 +90,10 @@ def pipeline_of(experiments: list[str]) -> dict:
     }
     metrics = [path for path in pipeline.get("metrics", [])
                if set(path.split("/")) & set(experiments)]
-    return {**pipeline, "stages": stages, "metrics": metrics}
+    plots = [plot for plot in pipeline.get("plots", [])
+             if all(set(path.split("/")) & set(experiments)
+                    for definition in plot.values() for path in definition["y"])]
+    return {**pipeline, "stages": stages, "metrics": metrics, "plots": plots}
 
 
 def init_project(root: Path, params: dict, experiments: list[str] | None = None) -> Path:
