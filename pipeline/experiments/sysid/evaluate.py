@@ -32,10 +32,12 @@ from pipeline.ml.split_files import load_split
 
 
 def noise_figures(system: str, x: np.ndarray, y: np.ndarray, error: np.ndarray,
-                  noise_std: float, truth: System, record: dict) -> dict[str, float]:
+                  noise_std: float, truth: System, record: dict, step: float
+                  ) -> dict[str, float]:
     """How far the least-squares error is from what theory predicts, in standard errors.
-    Drawn rows with noise on the target only (the report system): no bias. A recorded output
-    with measurement noise (the stable system): the errors-in-variables bias."""
+    Drawn rows with noise on the target only (the report system): no bias (and the ADALINE's
+    steady-state wander, for its LMS ``step``). A recorded output with measurement noise (the
+    stable system): the errors-in-variables bias."""
     if noise_std == 0:
         return {}
     predicted_bias = (errors_in_variables_bias(x, noise_std, truth.output_coefficients)
@@ -43,7 +45,16 @@ def noise_figures(system: str, x: np.ndarray, y: np.ndarray, error: np.ndarray,
     errors = standard_errors(x, y - x @ (truth.coefficients + error))
     record |= {"least_squares_standard_error": errors.tolist(),
                "least_squares_predicted_bias": predicted_bias.tolist()}
-    return {f"{system}_least_squares_max_error_in_standard_errors":
+    figures = {}
+    if system == "report":
+        # LMS at a fixed step keeps moving in steady state: each weight wanders around the
+        # least-squares solution with an rms of about sqrt(step σ² / 2) (small steps)
+        adaline_error = np.array(record["adaline"]) - truth.coefficients
+        figures = {"report_adaline_rms_coefficient_error": float(
+                       np.sqrt(np.mean(adaline_error**2))),
+                   "report_adaline_predicted_rms_coefficient_error": float(
+                       np.sqrt(step * noise_std**2 / 2))}
+    return figures | {f"{system}_least_squares_max_error_in_standard_errors":
             float(np.max(np.abs(error) / errors)),
             f"{system}_least_squares_max_error_beyond_predicted_bias_in_standard_errors":
             float(np.max(np.abs(error - predicted_bias) / errors))}
@@ -82,7 +93,8 @@ def evaluate(ctx: StageContext) -> StageResult:
         coefficients[system] = {"truth": truth.tolist(), "narx_at_rest": at_rest.tolist(),
                                 **{name: weights[name].tolist() for name in MODELS}}
         details |= noise_figures(system, x_train, y_train, weights["least_squares"] - truth,
-                                 noise[system], truths[system], coefficients[system])
+                                 noise[system], truths[system], coefficients[system],
+                                 ctx.params.train.adaline.step)
         metrics[f"{system}_narx_jacobian_error"] = details[
             f"{system}_narx_relative_coefficient_error"]
     metrics["report_adaline_max_coefficient_error"] = details[
