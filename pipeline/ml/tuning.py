@@ -106,12 +106,13 @@ def folder_digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def search_workdir(ctx: StageContext, params: StrictModel) -> Path:
+def search_workdir(ctx: StageContext, params: StrictModel, part: str = "") -> Path:
     """The tuner's folder for this search: keyed by the tune stage's code, its params, the
-    seed, synthetic mode and the bytes of the preprocessed data it reads."""
+    seed, synthetic mode, the bytes of the preprocessed data it reads, and ``part`` (which of
+    a stage's several searches this is)."""
     key = hashlib.sha256("\0".join([
         ctx.code_fingerprint, params.model_dump_json(), str(ctx.seed), str(ctx.synthetic),
-        folder_digest(ctx.paths.processed),
+        folder_digest(ctx.paths.processed), part,
     ]).encode()).hexdigest()[:16]
     return ctx.paths.tuner_workdir(key)
 

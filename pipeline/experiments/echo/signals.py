@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from pipeline.core.errors import DataError, ParamsError
+from pipeline.ml.numeric_tables import read_numeric_table, write_numeric_table
 
 SIGNAL_COLUMNS = ("sample", "far_end", "echo", "noise", "microphone")
 PATH_COLUMNS = ("tap", "before", "after")
@@ -147,46 +147,13 @@ def save_record(record: EchoRecord, folder: Path, name: str) -> None:
     """Write ``record`` as the three files described in the module docstring."""
     folder.mkdir(parents=True, exist_ok=True)
     signals = [record.far_end, record.echo, record.noise, record.microphone]
-    frame = pd.DataFrame(
-        dict(zip(SIGNAL_COLUMNS, [np.arange(len(record.far_end)), *signals], strict=True))
-    )
-    frame.to_csv(folder / f"{name}.csv", index=False, float_format="%.17g")
+    write_numeric_table(folder / f"{name}.csv", dict(zip(
+        SIGNAL_COLUMNS, [np.arange(len(record.far_end)), *signals], strict=True)))
     taps = record.paths.shape[1]
-    paths = pd.DataFrame(dict(zip(PATH_COLUMNS, [np.arange(taps), *record.paths], strict=True)))
-    paths.to_csv(folder / f"{name}_paths.csv", index=False, float_format="%.17g")
+    write_numeric_table(folder / f"{name}_paths.csv", dict(zip(
+        PATH_COLUMNS, [np.arange(taps), *record.paths], strict=True)))
     meta = {"samples": len(record.far_end), "taps": taps, "change_at": record.change_at}
     (folder / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
-
-
-def _read_table(path: Path, columns: Sequence[str], rows: int) -> dict[str, np.ndarray]:
-    """The columns of a CSV, checked: all present, finite numbers, ``rows`` rows, and the
-    first column counting 0, 1, 2, ..."""
-    try:
-        frame = pd.read_csv(path, float_precision="round_trip")
-    except (OSError, ValueError) as error:  # missing, empty or unparsable file
-        raise DataError(f"{path}: cannot be read as CSV ({error})") from error
-    missing = [column for column in columns if column not in frame.columns]
-    if missing:
-        raise DataError(f"{path}: missing column(s) {missing}; expected {','.join(columns)}")
-    if len(frame) != rows:
-        raise DataError(f"{path}: {len(frame)} rows, but the record's JSON says {rows}")
-    table = {}
-    for column in columns:
-        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
-        bad = np.flatnonzero(~np.isfinite(values))
-        if bad.size:
-            raise DataError(
-                f"{path}: column {column!r} holds '{frame[column].iloc[bad[0]]}', not a finite "
-                f"number, at row {bad[0]} (line {bad[0] + 2})"
-            )
-        table[column] = values
-    if not np.array_equal(table[columns[0]], np.arange(rows)):
-        row = int(np.flatnonzero(table[columns[0]] != np.arange(rows))[0])
-        raise DataError(
-            f"{path}: column {columns[0]!r} should count 0, 1, ... but row {row} is "
-            f"{table[columns[0]][row]:g}"
-        )
-    return table
 
 
 def _read_meta(path: Path) -> tuple[int, int, int | None]:
@@ -210,8 +177,10 @@ def load_record(folder: Path, name: str) -> EchoRecord:
     """Read a record written by :func:`save_record`; a malformed file raises DataError naming
     the file and what is wrong with it."""
     samples, taps, change_at = _read_meta(folder / f"{name}.json")
-    signals = _read_table(folder / f"{name}.csv", SIGNAL_COLUMNS, samples)
-    paths = _read_table(folder / f"{name}_paths.csv", PATH_COLUMNS, taps)
+    signals = read_numeric_table(folder / f"{name}.csv", SIGNAL_COLUMNS, rows=samples,
+                                 counter=SIGNAL_COLUMNS[0])
+    paths = read_numeric_table(folder / f"{name}_paths.csv", PATH_COLUMNS, rows=taps,
+                               counter=PATH_COLUMNS[0])
     return EchoRecord(
         *(signals[column] for column in SIGNAL_COLUMNS[1:]),
         paths=np.stack([paths["before"], paths["after"]]),

@@ -15,6 +15,7 @@ from pipeline.core.runner import main
 from pipeline.experiments.sysid import records
 from pipeline.experiments.sysid.params import EXPERIMENT, InputRecord
 from pipeline.experiments.sysid.systems import System
+from pipeline.ml.numeric_tables import write_numeric_table
 
 
 def draw_input(record: InputRecord, samples: int, rng: np.random.Generator) -> np.ndarray:
@@ -36,7 +37,7 @@ def download(ctx: StageContext) -> Metrics:
     drawn = rng.uniform(params.drawn.low, params.drawn.high, (params.drawn.samples, 5))
     target = drawn @ report.coefficients
     target += rng.normal(0.0, params.report_system.noise_std, len(target))
-    records.write_table(ctx.out / records.REGRESSOR_FILE, dict(zip(
+    write_numeric_table(ctx.out / records.REGRESSOR_FILE, dict(zip(
         records.REGRESSOR_COLUMNS, [*drawn.T, target], strict=True)))
 
     lengths = {"identification": params.record.identification_samples,
@@ -46,7 +47,7 @@ def download(ctx: StageContext) -> Metrics:
         x = draw_input(params.record, samples, rng)
         y_true = stable.simulate(x)
         y = y_true + rng.normal(0.0, params.stable_system.noise_std, samples)
-        records.write_table(ctx.out / records.RECORD_FILES[part],
+        write_numeric_table(ctx.out / records.RECORD_FILES[part],
                             {"k": np.arange(samples), "x": x, "y": y, "y_true": y_true})
 
     write_json_atomic(ctx.out / records.SYSTEMS_FILE, {

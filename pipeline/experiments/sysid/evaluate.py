@@ -103,7 +103,7 @@ def evaluate(ctx: StageContext) -> StageResult:
         "report_least_squares_max_coefficient_error"]
 
     held_out = records.read_record(ctx.paths.raw, "held_out")
-    x, y = held_out["x"].to_numpy(), held_out["y"].to_numpy()
+    x, y = held_out["x"], held_out["y"]
     model = load_trained_model(ctx.paths.model / "stable")
     adaline, exact = (np.array(coefficients["stable"][name]) for name in MODELS[1:])
     steps = {"narx": lambda row: model(row.astype("float32"), training=False),
@@ -112,7 +112,7 @@ def evaluate(ctx: StageContext) -> StageResult:
     for name, predicted in simulated.items():
         metrics[f"stable_{name}_free_run_nrmse"] = nrmse(predicted[2:], y[2:])
         details[f"stable_{name}_free_run_nrmse_noise_free"] = nrmse(
-            predicted[2:], held_out["y_true"].to_numpy()[2:])
+            predicted[2:], held_out["y_true"][2:])
     pd.DataFrame({"k": held_out["k"], "measured": y, "noise_free": held_out["y_true"],
                   **simulated}).to_csv(ctx.out / FREE_RUN_FILE, index=False,
                                        float_format="%.6g")

@@ -27,12 +27,12 @@ def preprocess(ctx: StageContext) -> Metrics:
               "report_test": (test_x, test_y)}
 
     identification = records.read_record(ctx.paths.raw, "identification")
-    rows, targets = regressors(identification["x"].to_numpy(), identification["y"].to_numpy())
+    rows, targets = regressors(identification["x"], identification["y"])
     cut = round(len(rows) * (1 - params.validation_fraction))
     held_out = records.read_record(ctx.paths.raw, "held_out")
     splits |= {"stable_train": (rows[:cut], targets[:cut]),
                "stable_validation": (rows[cut:], targets[cut:]),
-               "stable_test": regressors(held_out["x"].to_numpy(), held_out["y"].to_numpy())}
+               "stable_test": regressors(held_out["x"], held_out["y"])}
     for name, (x, y) in splits.items():
         save_split(ctx.out, name, x, y)
     return {f"{name}_rows": len(x) for name, (x, _) in splits.items()}

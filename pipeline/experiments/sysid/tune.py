@@ -24,13 +24,12 @@ def tune(ctx: StageContext) -> StageResult:
     for system in SYSTEMS:
         x, y = load_split(ctx.paths.processed, f"{system}_train")
         started = time.perf_counter()
-        keyed = search_workdir(ctx, params)
         with nested_run(f"search {system}", system=system):
             best, trials = search(
                 lambda hp, x=x, y=y: build_narx(hp, params.search_space, x, y),
                 params=params, train=(x, y),
                 validation=load_split(ctx.paths.processed, f"{system}_validation"),
-                workdir=keyed.with_name(f"{system}-{keyed.name}"), seed=ctx.seed)
+                workdir=search_workdir(ctx, params, part=system), seed=ctx.seed)
         folder = ctx.out / system
         folder.mkdir()
         write_best(folder, best)
