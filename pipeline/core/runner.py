@@ -11,12 +11,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+from pipeline.core import interrupts
 from pipeline.core.code import code_fingerprint
 from pipeline.core.context import Experiment, Metrics, Stage, StageContext, StageResult
 from pipeline.core.errors import ParamsError, PipelineError
@@ -118,15 +118,10 @@ def main(experiment: Experiment, stage: str, body: Stage, argv: list[str] | None
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = parser.parse_args(argv)
     console.configure_console()
-    signal.signal(signal.SIGTERM, _interrupt)
+    interrupts.stop_on_signals()
     try:
         run_stage(experiment, stage, body, params_file=args.params)
     except PipelineError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
 
-
-def _interrupt(signum: int, frame: object) -> None:
-    """SIGTERM (``kill``, ``dvc queue kill``) as Ctrl-C: the stage's outputs are dropped and
-    its MLflow runs end KILLED instead of staying RUNNING."""
-    raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")

@@ -199,15 +199,18 @@ def tune_classifier(
     validation: tuple[Any, Any],
     *,
     class_weight: Callable[[np.ndarray], Mapping[int, float] | None] | None = None,
+    targets: Callable[[np.ndarray], Any] | None = None,
 ) -> StageResult:
     """The tune stage of a classifier on arrays: search on the training split (a stratified
     subset of it when ``params.train_subset`` is set) scored on validation, then write the
-    best values and the trials to the stage's folder."""
+    best values and the trials to the stage's folder. A model that learns something other
+    than the labels (an autoencoder) gives ``targets``: the fit targets of a subset's inputs."""
     x, y = train
     subset = stratified_subset(y, params.train_subset, ctx.seed)
+    fit_targets = targets(x[subset]) if targets else y[subset]
     started = time.perf_counter()
     best, trials = search(
-        build, params=params, train=(x[subset], y[subset]), validation=validation,
+        build, params=params, train=(x[subset], fit_targets), validation=validation,
         workdir=search_workdir(ctx, params), seed=ctx.seed,
         class_weight=class_weight(y[subset]) if class_weight else None,
     )
