@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import keras
@@ -174,3 +176,6 @@ def test_stages_end_to_end(tmp_path: Path, tracking_uri: str) -> None:
     assert details["bound_gap_mean"] > 3 * details["bound_gap_standard_error"]
     assert {p.name for p in ExperimentPaths(tmp_path, "vae").explain.glob("*.png")} == {
         "latent_space.png", "manifold.png", "reconstructions.png", "prior_samples.png"}
+    # a stage process of its own loads the saved model (its custom layers registered)
+    subprocess.run([sys.executable, "-m", "pipeline.experiments.vae.explain", "--params",
+                    str(params)], cwd=tmp_path, check=True, capture_output=True)

@@ -8,9 +8,9 @@ import numpy as np
 
 from pipeline.core.context import StageContext, StageResult
 from pipeline.core.runner import main
+from pipeline.experiments.vae.data import CLASSES
 from pipeline.experiments.vae.params import EXPERIMENT
-from pipeline.experiments.vae.scoring import score_images
-from pipeline.ml.predict import load_trained_model
+from pipeline.experiments.vae.scoring import load_vae, score_images
 from pipeline.ml.split_files import load_split
 from pipeline.ml.splits import stratified_subset
 
@@ -18,7 +18,7 @@ from pipeline.ml.splits import stratified_subset
 def evaluate(ctx: StageContext) -> StageResult:
     params = ctx.params.evaluate
     x_test, y_test = load_split(ctx.paths.processed, "test")
-    model = load_trained_model(ctx.paths.model, compile=False)
+    model = load_vae(ctx.paths.model)
     every = score_images(model, x_test, params.elbo_samples, params.batch_size,
                          ctx.rng("elbo"))
     subset = stratified_subset(y_test, params.bound_images, ctx.seed)
@@ -38,7 +38,7 @@ def evaluate(ctx: StageContext) -> StageResult:
         "bound_gap_mean": float(gap.mean()),
         "bound_gap_standard_error": float(gap.std(ddof=1) / np.sqrt(len(gap))),
         "negative_elbo_per_class": [float(every["negative_elbo"][y_test == label].mean())
-                                    for label in range(int(y_test.max()) + 1)],
+                                    for label in range(len(CLASSES))],
     }
     return StageResult(metrics, details)
 

@@ -20,9 +20,8 @@ from pipeline.core.context import Metrics, StageContext
 from pipeline.core.runner import main
 from pipeline.experiments.vae.data import CLASSES
 from pipeline.experiments.vae.params import EXPERIMENT
-from pipeline.experiments.vae.scoring import decode_probabilities, encode, halves
+from pipeline.experiments.vae.scoring import decode_probabilities, encode, halves, load_vae
 from pipeline.ml.plots import save_figure
-from pipeline.ml.predict import load_trained_model
 from pipeline.ml.split_files import load_split
 from pipeline.ml.splits import stratified_subset
 
@@ -30,7 +29,7 @@ from pipeline.ml.splits import stratified_subset
 def explain(ctx: StageContext) -> Metrics:
     params = ctx.params.explain
     x_test, y_test = load_split(ctx.paths.processed, "test")
-    encoder, decoder = halves(load_trained_model(ctx.paths.model, compile=False))
+    encoder, decoder = halves(load_vae(ctx.paths.model))
     shown = stratified_subset(y_test, params.points, ctx.seed)
     mean, _ = encode(encoder, x_test[shown])
     axes = PCA(2, random_state=ctx.seed).fit(mean) if mean.shape[1] > 2 else None

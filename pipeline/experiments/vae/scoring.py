@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 
 from pipeline.experiments.vae.bounds import bernoulli_log_likelihood, estimate_bounds
+from pipeline.experiments.vae.model import (
+    KLToStandardNormal,
+    Sampling,
+    output_as_loss,
+    summed_binary_crossentropy,
+)
+from pipeline.ml.predict import MODEL_FILE
+
+
+def load_vae(folder: Path) -> keras.Model:
+    """The VAE the train stage saved, its custom layers and losses named."""
+    custom = {item.__name__: item for item in (Sampling, KLToStandardNormal, output_as_loss,
+                                                summed_binary_crossentropy)}
+    return keras.models.load_model(folder / MODEL_FILE, compile=False, custom_objects=custom)
 
 
 def halves(model: keras.Model) -> tuple[keras.Model, keras.Model]:
