@@ -1,0 +1,1 @@
+"""CIFAR-10: a searched GAP CNN with CAM and Grad-CAM; the course report's four setups."""

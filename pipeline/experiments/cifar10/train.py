@@ -1,0 +1,30 @@
+"""train@cifar10: the best model of the search trained from scratch on the training split,
+with augmentation, early stopping and learning-rate decay on the validation split."""
+
+from __future__ import annotations
+
+from pipeline.core.context import StageContext, StageResult
+from pipeline.core.runner import main
+from pipeline.experiments.cifar10.data import model_inputs
+from pipeline.experiments.cifar10.model import build_classifier
+from pipeline.experiments.cifar10.params import EXPERIMENT
+from pipeline.ml.training import train_classifier
+
+
+def train(ctx: StageContext) -> StageResult:
+    params = ctx.params.train
+    x, y = model_inputs(ctx, "train")
+    return train_classifier(
+        ctx,
+        lambda hp: build_classifier(hp, ctx.params.tune.search_space, ctx.params.model,
+                                    params.augmentation, input_shape=x.shape[1:]),
+        params,
+        (x, y),
+        model_inputs(ctx, "validation"),
+        samples=len(x),
+        example_input=x[:4],
+    )
+
+
+if __name__ == "__main__":
+    main(EXPERIMENT, "train", train)
