@@ -45,7 +45,7 @@ def _selected_logits(logits: object, classes: np.ndarray) -> object:
     return ops.take_along_axis(logits, ops.convert_to_tensor(classes[:, None]), axis=1)
 
 
-def _normalise_per_sample(maps: np.ndarray) -> np.ndarray:
+def normalise_per_sample(maps: np.ndarray) -> np.ndarray:
     """Scale each map to [0, 1] on its own (a batch-wide scale hides weak images)."""
     flat = maps.reshape(len(maps), -1)
     low = flat.min(axis=1, keepdims=True)
@@ -85,7 +85,7 @@ def grad_cam(
         cam = np.maximum((weights * activations).sum(axis=-1), 0)
         upsampled = ops.image.resize(cam[..., None], (height, width), interpolation="bilinear")
         maps.append(ops.convert_to_numpy(upsampled)[..., 0])
-    return _normalise_per_sample(np.concatenate(maps)) if maps else np.zeros((0, height, width))
+    return normalise_per_sample(np.concatenate(maps)) if maps else np.zeros((0, height, width))
 
 
 def saliency(model: keras.Model, inputs: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -94,7 +94,7 @@ def saliency(model: keras.Model, inputs: np.ndarray, classes: np.ndarray) -> np.
     grads = gradient(
         lambda x: _selected_logits(model(x, training=False), chosen), inputs.astype("float32")
     )
-    return _normalise_per_sample(np.abs(grads))
+    return normalise_per_sample(np.abs(grads))
 
 
 def integrated_gradients(

@@ -10,7 +10,7 @@ import numpy as np
 from keras import ops
 
 from pipeline.experiments.cifar10.model import CAM_FEATURES, LOGITS, POOLING
-from pipeline.ml.attribution import _normalise_per_sample
+from pipeline.ml.attribution import normalise_per_sample
 
 
 def cam_applies(model: keras.Model) -> bool:
@@ -36,7 +36,7 @@ def class_activation_maps(model: keras.Model, images: np.ndarray, classes: np.nd
         cam = np.maximum(np.einsum("nhwk,kn->nhw", activations, kernel[:, chosen]), 0)
         upsampled = ops.image.resize(cam[..., None], (height, width), interpolation="bilinear")
         maps.append(ops.convert_to_numpy(upsampled)[..., 0])
-    return _normalise_per_sample(np.concatenate(maps)) if maps else np.zeros((0, height, width))
+    return normalise_per_sample(np.concatenate(maps)) if maps else np.zeros((0, height, width))
 
 
 def map_correlation(first: np.ndarray, second: np.ndarray) -> float | None:
