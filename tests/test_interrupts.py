@@ -17,8 +17,8 @@ SCRIPT = textwrap.dedent("""
     worker.start()
     worker.join()
     assert SIGNALS <= set(worker_mask), worker_mask   # threads started later inherit the block
-    os.kill(os.getpid(), signal.{name})
     try:
+        os.kill(os.getpid(), signal.{name})  # the interrupt may come at once, or a call later
         for _ in range(300):  # the interrupt comes between two calls, like two batches
             time.sleep(0.1)
     except KeyboardInterrupt as error:
