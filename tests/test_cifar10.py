@@ -86,6 +86,23 @@ def test_augmentation_of_cached_features_is_refused(tmp_path) -> None:
                          preset_params(tmp_path, "default").train.augmentation, (1, 1, 2048))
 
 
+def test_cosine_schedule_takes_the_searched_rate_to_zero(tmp_path) -> None:
+    params = preset_params(tmp_path, "default", **{"cifar10.model.bfloat16": False})
+    space = {**space_values(params), "filters": 8}
+    model = build_classifier(fixed_hyperparameters(space), space, params.model, None,
+                             decay_steps=10)
+    optimizer = model.optimizer
+    assert float(optimizer.learning_rate) == pytest.approx(space["learning_rate"])
+    images = np.zeros((4, 32, 32, 3), "uint8")
+    model.fit(images, np.arange(4), batch_size=2, epochs=5, verbose=0)  # 10 steps
+    assert float(optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_cosine_with_a_plateau_rule_that_could_fire_is_refused(tmp_path) -> None:
+    with pytest.raises(ParamsError, match=r"reduce_lr_patience \(3\) must be at least epochs"):
+        preset_params(tmp_path, "default", **{"cifar10.train.reduce_lr_patience": 3})
+
+
 def test_cam_and_grad_cam_are_proportional_for_a_gap_model(tmp_path) -> None:
     params = preset_params(tmp_path, "default", **{"cifar10.model.bfloat16": False})
     space = {**space_values(params), "filters": 8}

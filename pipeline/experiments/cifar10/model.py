@@ -82,9 +82,13 @@ def logits_layer(x: Any) -> Any:
     return layers.Dense(len(CLASSES), name=LOGITS)(x)
 
 
-def compile_classifier(model: keras.Model, learning_rate: float, weight_decay: float
-                       ) -> keras.Model:
-    """Adam (the report's), or AdamW when ``weight_decay`` is set; a loss on the logits."""
+def compile_classifier(model: keras.Model, learning_rate: float, weight_decay: float,
+                       decay_steps: int | None = None) -> keras.Model:
+    """Adam (the report's), or AdamW when ``weight_decay`` is set; a loss on the logits. With
+    ``decay_steps`` the rate follows a cosine from ``learning_rate`` to zero over that many
+    steps."""
+    if decay_steps is not None:
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
     optimizer = (keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay)
                  if weight_decay else keras.optimizers.Adam(learning_rate))
     model.compile(
@@ -97,9 +101,11 @@ def compile_classifier(model: keras.Model, learning_rate: float, weight_decay: f
 
 def build_classifier(hp: kt.HyperParameters, space: dict[str, Any], model: ModelParams,
                      augmentation: AugmentationParams | None,
-                     input_shape: tuple[int, ...] = IMAGE_SHAPE) -> keras.Model:
+                     input_shape: tuple[int, ...] = IMAGE_SHAPE,
+                     decay_steps: int | None = None) -> keras.Model:
     """The model ``model.architecture`` names, compiled (Adam, logits). ``input_shape``: the
-    image's, or the cached features' for ``backbone_head``."""
+    image's, or the cached features' for ``backbone_head``; ``decay_steps``: see
+    :func:`compile_classifier`."""
     if model.architecture == "backbone_head":
         if augmentation is not None:
             raise ParamsError("cifar10.train.augmentation must be null for backbone_head: "
@@ -113,4 +119,5 @@ def build_classifier(hp: kt.HyperParameters, space: dict[str, Any], model: Model
              if model.architecture == "gap_cnn" else report_cnn(x))
     network = keras.Model(inputs, logits_layer(x), name=f"cifar10_{model.architecture}")
     return compile_classifier(network, hyperparameter(hp, "learning_rate", space),
-                              hyperparameter(hp, "weight_decay", space, default=0.0))
+                              hyperparameter(hp, "weight_decay", space, default=0.0),
+                              decay_steps)

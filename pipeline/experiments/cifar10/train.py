@@ -1,7 +1,13 @@
 """train@cifar10: the best model of the search trained from scratch on the training split,
-with augmentation, early stopping and learning-rate decay on the validation split."""
+with augmentation, early stopping on the validation split and a plateau or cosine
+learning-rate decay."""
 
 from __future__ import annotations
+
+import math
+
+import keras
+import keras_tuner as kt
 
 from pipeline.core.context import StageContext, StageResult
 from pipeline.core.runner import main
@@ -14,10 +20,18 @@ from pipeline.ml.training import train_classifier
 def train(ctx: StageContext) -> StageResult:
     params = ctx.params.train
     x, y = model_inputs(ctx, "train")
+
+    def build(hp: kt.HyperParameters) -> keras.Model:
+        batch_size = hp.values.get("batch_size", params.batch_size)
+        decay_steps = (params.epochs * math.ceil(len(x) / batch_size)
+                       if params.learning_rate_schedule == "cosine" else None)
+        return build_classifier(hp, ctx.params.tune.search_space, ctx.params.model,
+                                params.augmentation, input_shape=x.shape[1:],
+                                decay_steps=decay_steps)
+
     return train_classifier(
         ctx,
-        lambda hp: build_classifier(hp, ctx.params.tune.search_space, ctx.params.model,
-                                    params.augmentation, input_shape=x.shape[1:]),
+        build,
         params,
         (x, y),
         model_inputs(ctx, "validation"),
