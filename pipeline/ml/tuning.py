@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -25,6 +26,7 @@ import pandas as pd
 from pipeline.core.context import StageContext, StageResult
 from pipeline.core.errors import PipelineError
 from pipeline.core.params import StrictModel
+from pipeline.ml import distributed
 from pipeline.ml.params import TunerParams
 from pipeline.ml.search_space import write_best
 from pipeline.ml.splits import stratified_subset
@@ -52,20 +54,29 @@ class _SpaceHyperModel(kt.HyperModel):
 
 
 class LoggedTrials:
-    """Mixin for a KerasTuner tuner: each trial is a nested MLflow run and one log line."""
+    """Mixin for a KerasTuner tuner: each trial is a nested MLflow run and one log line.
+    ``trial_seed``: when set, each trial starts from ``trial_seed + trial number``, so that its
+    result does not depend on which process ran the trials before it (a distributed search);
+    ``parent_run_id``: the run the trial runs nest under when this process has none active."""
+
+    trial_seed: int | None = None
+    parent_run_id: str | None = None
 
     def on_trial_begin(self, trial: kt.engine.trial.Trial) -> None:
         self._trial_started = time.perf_counter()
         super().on_trial_begin(trial)  # type: ignore[misc]
 
     def run_trial(self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any) -> Any:
-        with trial_run(trial.trial_id, trial.hyperparameters.values):
+        if self.trial_seed is not None:
+            keras.utils.set_random_seed(self.trial_seed + int(trial.trial_id))
+        with trial_run(trial.trial_id, trial.hyperparameters.values,
+                       parent_run_id=self.parent_run_id):
             kwargs["callbacks"] = [*kwargs.get("callbacks", []), mlflow.keras.MlflowCallback()]
             return super().run_trial(trial, *args, **kwargs)  # type: ignore[misc]
 
     def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
         super().on_trial_end(trial)  # type: ignore[misc]
-        done = self.oracle.trials[trial.trial_id]  # type: ignore[attr-defined]
+        done = self.oracle.get_trial(trial.trial_id)  # type: ignore[attr-defined]
         score = "failed" if done.score is None else f"{done.score:.4f}"
         log.info("trial %s: %s %s in %.0f s; %s", trial.trial_id,
                  self.oracle.objective.name, score,  # type: ignore[attr-defined]
@@ -117,6 +128,22 @@ def search_workdir(ctx: StageContext, params: StrictModel, part: str = "") -> Pa
     return ctx.paths.tuner_workdir(key)
 
 
+def _tuner(build: Callable[[kt.HyperParameters], keras.Model], params: TunerParams,
+           directory: Path, project: str, seed: int, **options: Any) -> kt.Tuner:
+    base = _TUNERS[params.tuner]
+    return type(f"Logged{base.__name__}", (LoggedTrials, base), {})(
+        hypermodel=_SpaceHyperModel(build, params.batch_size),
+        objective=params.objective.for_keras_tuner(),
+        executions_per_trial=params.executions_per_trial,
+        seed=seed,
+        directory=str(directory),
+        project_name=project,
+        overwrite=False,
+        **_tuner_arguments(params),
+        **options,
+    )
+
+
 def search(
     build: Callable[[kt.HyperParameters], keras.Model],
     *,
@@ -126,31 +153,23 @@ def search(
     workdir: Path,
     seed: int,
     class_weight: Mapping[int, float] | None = None,
+    stage: StageContext | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Search the space ``build`` declares, scored on ``validation`` data only.
 
     Returns the best hyperparameter values and one row per trial (values, score, status).
-    A space with nothing to search (every hyperparameter fixed) is not searched.
+    A space with nothing to search (every hyperparameter fixed) is not searched. With
+    ``params.workers`` the search is distributed (:mod:`pipeline.ml.distributed`): this
+    process is its chief and ``stage``, the stage running it, is what the workers run; in a
+    worker this raises :class:`~pipeline.ml.distributed.WorkerFinished` when it is done.
     """
     probe = kt.HyperParameters()
     build(probe)
     if all(isinstance(item, kt.engine.hyperparameters.Fixed) for item in probe.space):
         log.info("search space has no free hyperparameter: nothing to search")
         return dict(probe.values), []
-
-    base = _TUNERS[params.tuner]
-    tuner = type(f"Logged{base.__name__}", (LoggedTrials, base), {})(
-        hypermodel=_SpaceHyperModel(build, params.batch_size),
-        objective=params.objective.for_keras_tuner(),
-        executions_per_trial=params.executions_per_trial,
-        seed=seed,
-        directory=str(workdir.parent),
-        project_name=workdir.name,
-        overwrite=False,
-        **_tuner_arguments(params),
-    )
-    if tuner.oracle.trials:
-        log.info("resuming the search in %s (%d trials done)", workdir, len(tuner.oracle.trials))
+    if params.workers and stage is None and not distributed.is_worker():
+        raise PipelineError("this search runs in one process only: set tune.workers to 0")
     stop_early = keras.callbacks.EarlyStopping(
         monitor=params.objective.name,
         patience=params.early_stopping_patience,
@@ -166,7 +185,22 @@ def search(
     }
     if params.tuner != "hyperband":
         fit_arguments["epochs"] = params.epochs
-    tuner.search(**fit_arguments)
+    if distributed.is_worker():
+        worker = _tuner(build, params, workdir, os.environ[distributed.TUNER_ID], seed)
+        worker.trial_seed, worker.parent_run_id = seed, os.environ.get(distributed.RUN_ID)
+        distributed.run_worker(worker, fit_arguments)
+    # a trial whose worker died runs once more on another
+    options = {"max_retries_per_trial": 1} if params.workers else {}
+    tuner = _tuner(build, params, workdir.parent, workdir.name, seed, **options)
+    if tuner.oracle.trials:
+        log.info("resuming the search in %s (%d trials done)", workdir, len(tuner.oracle.trials))
+    if params.workers:
+        assert stage is not None
+        distributed.serve_search(tuner, workers=params.workers,
+                                 worker_command=distributed.worker_command(stage, workdir),
+                                 log_dir=workdir)
+    else:
+        tuner.search(**fit_arguments)
     # in trial order: KerasTuner's own order and its pick among equal scores change when a
     # finished search is reloaded, and the best must not
     ordered = sorted(tuner.oracle.trials.values(), key=lambda trial: int(trial.trial_id))
@@ -212,7 +246,7 @@ def tune_classifier(
     best, trials = search(
         build, params=params, train=(x[subset], fit_targets), validation=validation,
         workdir=search_workdir(ctx, params), seed=ctx.seed,
-        class_weight=class_weight(y[subset]) if class_weight else None,
+        class_weight=class_weight(y[subset]) if class_weight else None, stage=ctx,
     )
     result = finish_search(ctx, params, best, trials, {"tuned_on_samples": len(subset)})
     return StageResult(result.metrics, result.details,

@@ -219,18 +219,24 @@ def _run_ended_by_outcome(**start: Any) -> Iterator[mlflow.ActiveRun]:
 
 
 @contextmanager
-def trial_run(trial_id: str, hyperparameters: Mapping[str, Any]) -> Iterator[None]:
-    """A nested MLflow run for one tuning trial, tagged and holding its hyperparameters."""
-    with nested_run(f"trial-{trial_id}", trial_id=trial_id):
+def trial_run(trial_id: str, hyperparameters: Mapping[str, Any],
+              parent_run_id: str | None = None) -> Iterator[None]:
+    """A nested MLflow run for one tuning trial, tagged and holding its hyperparameters;
+    under ``parent_run_id`` when given (a worker process of a distributed search, which
+    logs its trials under the chief's stage run), else under the active run."""
+    tags = {"trial_id": trial_id, "tuner_id": os.environ.get("KERASTUNER_TUNER_ID", "tuner0")}
+    with nested_run(f"trial-{trial_id}", parent_run_id=parent_run_id, **tags):
         mlflow.log_params(dict(hyperparameters))
         yield
 
 
 @contextmanager
-def nested_run(name: str, **tags: str) -> Iterator[None]:
-    """A run nested in the active one (a stage's part: one search of several), ended by its
-    outcome and owned like every run here, so a killed process's runs are ended later."""
-    with _run_ended_by_outcome(run_name=name, nested=True, tags={**tags, OWNER_TAG: owner()}):
+def nested_run(name: str, parent_run_id: str | None = None, **tags: str) -> Iterator[None]:
+    """A run nested in the active one, or in ``parent_run_id`` (a stage's part: one search
+    of several), ended by its outcome and owned like every run here, so a killed process's
+    runs are ended later."""
+    nesting = {"parent_run_id": parent_run_id} if parent_run_id else {"nested": True}
+    with _run_ended_by_outcome(run_name=name, tags={**tags, OWNER_TAG: owner()}, **nesting):
         yield
 
 

@@ -26,7 +26,7 @@ def tune(ctx: StageContext) -> StageResult:
     best, trials = search(
         lambda hp: build(hp, params.search_space, architecture, train[0].shape[1:]),
         params=params, train=train, validation=validation,
-        workdir=search_workdir(ctx, params, architecture), seed=ctx.seed)
+        workdir=search_workdir(ctx, params, architecture), seed=ctx.seed, stage=ctx)
     result = finish_search(ctx, params, best, trials, {"tuned_on_samples": len(subset)})
     return StageResult(result.metrics, result.details,
                        {"search_seconds": round(time.perf_counter() - started, 1)})

@@ -44,6 +44,7 @@ def tune(ctx: StageContext) -> StageResult:
         workdir=search_workdir(ctx, params),
         seed=ctx.seed,
         class_weight=class_weights(subset["label"].to_numpy()),
+        stage=ctx,
     )
     write_info(ctx.out / MODEL_INFO, {"weights": weights})
     return finish_search(ctx, params, best, trials, {
