@@ -32,10 +32,15 @@ pytestmark = pytest.mark.slow
 TRIALS = 4
 
 
+@pytest.fixture(autouse=True)
+def two_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(distributed.WORKERS, "2")
+
+
 def project(root: Path, **tune: object) -> Path:
     """A synthetic MNIST project at ``root``, downloaded and preprocessed; its params file."""
     params = tiny_params()
-    params["mnist"]["tune"].update({"max_trials": TRIALS, "workers": 2, **tune})
+    params["mnist"]["tune"].update({"max_trials": TRIALS, **tune})
     path = root / "params.yaml"
     path.write_text(yaml.safe_dump(params))
     for stage in ("download", "preprocess"):

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 TUNER_ID = "KERASTUNER_TUNER_ID"
 ORACLE_IP = "KERASTUNER_ORACLE_IP"
 ORACLE_PORT = "KERASTUNER_ORACLE_PORT"
+WORKERS = "PIPELINE_TUNE_WORKERS"  # local worker processes; 0 or unset: no distribution
 RUN_ID = "PIPELINE_TUNE_RUN_ID"  # the chief's tune run, which the workers' trials nest under
 CHIEF_WAIT = "PIPELINE_TUNE_CHIEF_WAIT"  # seconds a worker waits for its chief (default 300)
 CHIEF_LOST = "PIPELINE_TUNE_CHIEF_LOST"  # seconds a worker goes on without it (default 60)
@@ -57,6 +58,17 @@ class WorkerFinished(Exception):
 def is_worker() -> bool:
     """Whether this process is a worker of a distributed search (KerasTuner's variables)."""
     return ORACLE_IP in os.environ and "chief" not in os.environ.get(TUNER_ID, "chief")
+
+
+def local_workers() -> int:
+    """``$PIPELINE_TUNE_WORKERS``: how many worker processes a tune stage starts as the
+    chief of a distributed search (0 or unset: the search runs in the stage's process).
+    An execution setting, like the mirror: see the README on what it changes."""
+    value = os.environ.get(WORKERS, "").strip() or "0"
+    if not value.isdigit():
+        raise PipelineError(f"${WORKERS} must be a whole number of worker processes, "
+                            f"not {value!r}")
+    return int(value)
 
 
 def _seconds(variable: str, default: float) -> float:
@@ -213,6 +225,8 @@ def serve_search(tuner: kt.Tuner, *, workers: int, worker_command: Sequence[str]
     server.start()
     log.info("tuning chief at %s with %d local workers (logs in %s)", address, workers, log_dir)
     active = mlflow.active_run()
+    if active:
+        mlflow.set_tag("distributed_workers", str(workers))
     environment = {"MLFLOW_TRACKING_URI": mlflow.get_tracking_uri(),
                    **({RUN_ID: active.info.run_id} if active else {})}
     log.info("workers on other hosts: %s=<name> %s=<this host> %s=%s %s=%s %s", TUNER_ID,

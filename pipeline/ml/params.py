@@ -95,9 +95,6 @@ class TunerParams(StrictModel):
         ge=10, description="tune on a stratified subset of the training split (speed)"
     )
     search_space: SearchSpace = Field()
-    workers: int = Field(ge=0, le=64, description="0: the search runs in the stage's process; "
-                         "N: it is distributed (pipeline.ml.distributed), the stage its chief "
-                         "and N local worker processes, each trial seeded by its number")
 
 
 class TrainParams(StrictModel):

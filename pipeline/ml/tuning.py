@@ -159,17 +159,19 @@ def search(
 
     Returns the best hyperparameter values and one row per trial (values, score, status).
     A space with nothing to search (every hyperparameter fixed) is not searched. With
-    ``params.workers`` the search is distributed (:mod:`pipeline.ml.distributed`): this
-    process is its chief and ``stage``, the stage running it, is what the workers run; in a
-    worker this raises :class:`~pipeline.ml.distributed.WorkerFinished` when it is done.
+    ``$PIPELINE_TUNE_WORKERS`` the search is distributed (:mod:`pipeline.ml.distributed`):
+    this process is its chief and ``stage``, the stage running it, is what the workers run;
+    in a worker this raises :class:`~pipeline.ml.distributed.WorkerFinished` when done.
     """
     probe = kt.HyperParameters()
     build(probe)
     if all(isinstance(item, kt.engine.hyperparameters.Fixed) for item in probe.space):
         log.info("search space has no free hyperparameter: nothing to search")
         return dict(probe.values), []
-    if params.workers and stage is None and not distributed.is_worker():
-        raise PipelineError("this search runs in one process only: set tune.workers to 0")
+    workers = 0 if distributed.is_worker() else distributed.local_workers()
+    if workers and stage is None:
+        raise PipelineError(f"this stage's searches run in its own process only: unset "
+                            f"${distributed.WORKERS}")
     stop_early = keras.callbacks.EarlyStopping(
         monitor=params.objective.name,
         patience=params.early_stopping_patience,
@@ -190,13 +192,13 @@ def search(
         worker.trial_seed, worker.parent_run_id = seed, os.environ.get(distributed.RUN_ID)
         distributed.run_worker(worker, fit_arguments)
     # a trial whose worker died runs once more on another
-    options = {"max_retries_per_trial": 1} if params.workers else {}
+    options = {"max_retries_per_trial": 1} if workers else {}
     tuner = _tuner(build, params, workdir.parent, workdir.name, seed, **options)
     if tuner.oracle.trials:
         log.info("resuming the search in %s (%d trials done)", workdir, len(tuner.oracle.trials))
-    if params.workers:
+    if workers:
         assert stage is not None
-        distributed.serve_search(tuner, workers=params.workers,
+        distributed.serve_search(tuner, workers=workers,
                                  worker_command=distributed.worker_command(stage, workdir),
                                  log_dir=workdir)
     else:
