@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,7 +17,7 @@ import pandas as pd
 import psutil
 import pytest
 import yaml
-from dvc_project import environment, tiny_params
+from dvc_project import environment, free_port, tiny_params
 from mlflow import MlflowClient
 
 from pipeline.cli import run_stage
@@ -115,12 +114,6 @@ def test_a_worker_killed_in_a_trial_costs_the_search_nothing(tmp_path, tracking_
     again = [run for run in trial_runs(client) if run.data.tags["trial_id"] == killed[0]]
     assert "FINISHED" in {run.info.status for run in again}
     assert not workers_of(psutil.Process())
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_a_worker_without_a_chief_fails_in_bounded_time(tmp_path, tracking_uri) -> None:

@@ -9,7 +9,7 @@ Without ``--backend-store-uri`` a PostgreSQL cluster of its own is created in
 ``<folder>/postgres`` (Debian's ``postgresql`` package provides the programs), listening on
 127.0.0.1 only, trusting local connections; artifacts go to ``<folder>/artifacts`` and are
 served by the tracking server. For a team, point ``--backend-store-uri`` at a managed
-PostgreSQL (``postgresql://user:password@host:5432/mlflow``) and serve on ``--host 0.0.0.0``.
+PostgreSQL (``postgresql+psycopg2://user:password@host:5432/mlflow``) and serve on ``--host 0.0.0.0``.
 Ctrl-C stops the server and the cluster it started.
 """
 
@@ -88,17 +88,20 @@ def postgres_cluster(folder: Path, port: int) -> Iterator[str]:
         if exists != "1":
             _run(_as_cluster_owner([postgres_program("createdb"), "-h", "127.0.0.1", "-p",
                                     str(port), "-U", user, DATABASE]), "createdb")
-        yield f"postgresql://{user}@127.0.0.1:{port}/{DATABASE}"
+        yield f"postgresql+psycopg2://{user}@127.0.0.1:{port}/{DATABASE}"
     finally:
         subprocess.run(_as_cluster_owner([postgres_program("pg_ctl"), "-D", str(folder),
                                           "-m", "fast", "-w", "stop"]), capture_output=True)
 
 
-def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 120.0) -> None:
+def wait_until_healthy(url: str, process: subprocess.Popen, log: Path | None,
+                       timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise ServerError(f"the tracking server exited with code {process.returncode}")
+            tail = "\n".join(log.read_text().splitlines()[-10:]) if log else ""
+            raise ServerError(f"the tracking server exited with code {process.returncode}"
+                              + (f"; the end of {log}:\n{tail}" if log else ""))
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
                 if response.status == 200:
@@ -124,7 +127,7 @@ def tracking_server(backend_store_uri: str, artifacts: Path, *, host: str = "127
                                start_new_session=True)
     url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
     try:
-        wait_until_healthy(url, process)
+        wait_until_healthy(url, process, log)
         yield url
     finally:
         process.terminate()
