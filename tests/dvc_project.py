@@ -21,10 +21,6 @@ REPO = Path(__file__).resolve().parents[1]
 GIT_USER = ["-c", "user.name=t", "-c", "user.email=t@t"]
 # the experiments the `queued_experiments` fixture runs in parallel, by name
 QUEUED = {"exp-epochs-3": "mnist.train.epochs=3", "exp-batch-64": "mnist.train.batch_size=64"}
-QUEUED_ON_POSTGRES = {"exp-pg-epochs-3": "mnist.train.epochs=3",
-                      "exp-pg-epochs-4": "mnist.train.epochs=4",
-                      "exp-pg-batch-32": "mnist.train.batch_size=32",
-                      "exp-pg-batch-96": "mnist.train.batch_size=96"}
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ Without ``--backend-store-uri`` a PostgreSQL cluster of its own is created in
 ``<folder>/postgres`` (Debian's ``postgresql`` package provides the programs), listening on
 127.0.0.1 only, trusting local connections; artifacts go to ``<folder>/artifacts`` and are
 served by the tracking server. For a team, point ``--backend-store-uri`` at a managed
-PostgreSQL (``postgresql+psycopg2://user:password@host:5432/mlflow``) and serve on ``--host 0.0.0.0``.
+PostgreSQL (``postgresql+psycopg2://user:password@host:5432/mlflow``) and serve on
+``--host 0.0.0.0``.
 Ctrl-C stops the server and the cluster it started.
 """
 
