@@ -3,14 +3,36 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dvc_project import free_port
 from mlflow import MlflowClient
 
+from pipeline.tracking.server import ServerError, postgres_cluster, tracking_server
+
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def postgres_tracking_server(tmp_path: Path) -> Iterator[str]:
+    """An MLflow tracking server on a PostgreSQL cluster of its own, both on 127.0.0.1."""
+    # not under pytest's folders, which PostgreSQL's own user (when we are root) cannot enter
+    cluster = Path(tempfile.mkdtemp(prefix="pipeline-postgres-"))
+    try:
+        with postgres_cluster(cluster, free_port()) as backend, tracking_server(
+                backend, tmp_path / "artifacts", port=free_port(),
+                log=tmp_path / "mlflow-server.log") as url:
+            yield url
+    except ServerError as error:
+        pytest.skip(f"no PostgreSQL-backed tracking server here: {error}")
+    finally:
+        shutil.rmtree(cluster, ignore_errors=True)
 
 LOG_ONE_RUN = """
 import sys, mlflow
