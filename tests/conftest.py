@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dvc_project import QUEUED, QueueRun, commit, init_project, run, tiny_params
+from dvc_project import (
+    QUEUED,
+    QueueRun,
+    commit,
+    environment,
+    free_port,
+    init_project,
+    run,
+    tiny_params,
+)
 from fakes.file_server import FileServer, running
+
+from pipeline.tracking.server import ServerError, postgres_cluster, tracking_server
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -43,23 +56,46 @@ def repro_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
-def queued_experiments(repro_project: Path) -> QueueRun:
-    """The two experiments of ``QUEUED``, run by `dvc queue start -j 2` in ``repro_project``."""
-    for name, setting in QUEUED.items():
-        run(["dvc", "exp", "run", "--queue", "--name", name, "--set-param", setting],
-            repro_project)
+def run_queue(project: Path, queued: dict[str, str], jobs: int, env: dict[str, str]
+              ) -> QueueRun:
+    """Queue one experiment per ``name: setting`` and run them with `dvc queue start -j`."""
+    for name, setting in queued.items():
+        run(["dvc", "exp", "run", "--queue", "--name", name, "--set-param", setting], project,
+            env)
     started = time.perf_counter()
-    run(["dvc", "queue", "start", "--jobs", "2"], repro_project)
+    run(["dvc", "queue", "start", "--jobs", str(jobs)], project, env)
     try:
-        while time.perf_counter() - started < 600:
-            status = run(["dvc", "queue", "status"], repro_project)
+        while time.perf_counter() - started < 900:
+            status = run(["dvc", "queue", "status"], project, env)
             if not any(state in status for state in ("Queued", "Running")):
                 break
             time.sleep(3)
     finally:
-        run(["dvc", "queue", "stop", "--kill"], repro_project)
+        run(["dvc", "queue", "stop", "--kill"], project, env)
     return QueueRun(time.perf_counter() - started, status)
+
+
+@pytest.fixture(scope="session")
+def queued_experiments(repro_project: Path) -> QueueRun:
+    """The two experiments of ``QUEUED``, run by `dvc queue start -j 2` in ``repro_project``."""
+    return run_queue(repro_project, QUEUED, 2, environment())
+
+
+@pytest.fixture(scope="session")
+def postgres_tracking_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An MLflow tracking server on a PostgreSQL cluster of its own, both on 127.0.0.1."""
+    folder = tmp_path_factory.mktemp("tracking-server")
+    # not under pytest's folders, which PostgreSQL's own user (when we are root) cannot enter
+    cluster = Path(tempfile.mkdtemp(prefix="pipeline-postgres-"))
+    try:
+        with postgres_cluster(cluster, free_port()) as backend, tracking_server(
+                backend, folder / "artifacts", port=free_port(),
+                log=folder / "mlflow-server.log") as url:
+            yield url
+    except ServerError as error:
+        pytest.skip(f"no PostgreSQL-backed tracking server here: {error}")
+    finally:
+        shutil.rmtree(cluster, ignore_errors=True)
 
 
 @pytest.fixture

@@ -21,6 +21,12 @@ REPO = Path(__file__).resolve().parents[1]
 GIT_USER = ["-c", "user.name=t", "-c", "user.email=t@t"]
 # the experiments the `queued_experiments` fixture runs in parallel, by name
 QUEUED = {"exp-epochs-3": "mnist.train.epochs=3", "exp-batch-64": "mnist.train.batch_size=64"}
+# settings no other experiment of the shared project has: a stage whose code, params and
+# inputs match an earlier run's is restored from DVC's run cache, and logs no MLflow run
+QUEUED_ON_POSTGRES = {"exp-pg-epochs-1": "mnist.train.epochs=1",
+                      "exp-pg-batch-48": "mnist.train.batch_size=48",
+                      "exp-pg-batch-80": "mnist.train.batch_size=80",
+                      "exp-pg-batch-112": "mnist.train.batch_size=112"}
 
 
 @dataclass(frozen=True)

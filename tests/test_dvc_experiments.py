@@ -1,5 +1,6 @@
 """DVC experiments: `dvc exp run -S` reaches every param a user would change;
-`dvc queue start -j 2` runs two experiments in parallel into the one MLflow store."""
+`dvc queue start -j 2` runs two experiments in parallel into the one MLflow store (SQLite),
+and `-j 4` four at once into a tracking server on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any
 import dvc.api
 import pytest
 import yaml
-from dvc_project import QUEUED, REPO, QueueRun, run
+from conftest import run_queue
+from dvc_project import QUEUED, QUEUED_ON_POSTGRES, REPO, QueueRun, environment, run
 from mlflow import MlflowClient
 
 from pipeline.tracking.store import EXPERIMENT
@@ -107,3 +109,14 @@ def test_queue_runs_two_experiments_in_parallel_into_one_store(
     client = MlflowClient(f"sqlite:///{repro_project / 'mlflow.db'}")
     # one version from the project's own `dvc repro`, one per experiment
     assert_queue_logged(repro_project, queued_experiments, QUEUED, client, versions=3)
+
+
+@pytest.mark.slow
+def test_four_queued_experiments_log_at_once_to_a_postgresql_server(
+    repro_project: Path, postgres_tracking_server: str
+) -> None:
+    queue = run_queue(repro_project, QUEUED_ON_POSTGRES, 4,
+                      environment(MLFLOW_TRACKING_URI=postgres_tracking_server))
+    print(f"dvc queue start -j 4 on PostgreSQL: four experiments done in {queue.seconds:.0f} s")
+    assert_queue_logged(repro_project, queue, QUEUED_ON_POSTGRES,
+                        MlflowClient(postgres_tracking_server), versions=4)

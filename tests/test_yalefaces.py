@@ -39,6 +39,7 @@ from pipeline.experiments.yalefaces.neural_pca import (
 )
 from pipeline.experiments.yalefaces.params import HebbianParams, Params
 from pipeline.experiments.yalefaces.synthetic import synthetic_faces
+from pipeline.ml.significance import mcnemar
 
 STAGES = ("download", "preprocess", "tune", "train", "evaluate", "explain")
 CANONICAL = [FACES_FILE, TABLE_FILE]
@@ -354,6 +355,18 @@ def test_adaptive_tuners_are_refused(tmp_path: Path) -> None:
         load_experiment_params(params, "yalefaces", Params)
 
 
+def test_mcnemar_counts_only_the_discordant_pairs() -> None:
+    first = np.array([True] * 90 + [False] * 4 + [True] * 6)
+    second = np.array([True] * 90 + [False] * 4 + [False] * 6)
+    test = mcnemar(first, second)  # 6 to 0 discordant: p = 2 * 0.5**6
+    assert (test.only_first_right, test.only_second_right) == (6, 0)
+    assert test.p_value == pytest.approx(2 * 0.5**6)
+    assert mcnemar(second, first).p_value == pytest.approx(test.p_value)
+    assert mcnemar(first, first).p_value == 1.0
+    with pytest.raises(ValueError, match="shape"):
+        mcnemar(first, second[:-1])
+
+
 # -- the whole pipeline ----------------------------------------------------------------------------
 @pytest.mark.slow
 def test_end_to_end_on_synthetic_faces(tmp_path: Path, tracking_uri: str) -> None:
@@ -379,6 +392,16 @@ def test_end_to_end_on_synthetic_faces(tmp_path: Path, tracking_uri: str) -> Non
     assert metrics["evaluate"]["kfold_fisherfaces_accuracy"] > 0.5
     predictions = pd.read_csv(tmp_path / "data" / "evaluate" / "yalefaces" / "predictions.csv")
     assert predictions.groupby(["protocol", "method"])["image"].nunique().min() >= 22
+    # the paired test: its discordant pairs are the predictions' own, its p-value a headline
+    for protocol in ("kfold", "two_subjects"):
+        correct = predictions[predictions["protocol"] == protocol].pivot(
+            index=["repeat", "image"], columns="method", values="correct")
+        key = f"{protocol}_network_vs_fisherfaces_mcnemar"
+        assert evaluate[f"{key}_only_network_right"] == int(
+            (correct["network"] & ~correct["fisherfaces"]).sum())
+        assert evaluate[f"{key}_only_fisherfaces_right"] == int(
+            (correct["fisherfaces"] & ~correct["network"]).sum())
+        assert 0 < metrics["evaluate"][f"{key}_p"] <= 1
     explain = tmp_path / "data" / "explain" / "yalefaces"
     for figure in ("eigenfaces.png", "reconstructions.png", "explained_variance.png",
                    "saliency.png"):

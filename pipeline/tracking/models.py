@@ -23,6 +23,7 @@ from mlflow.models import infer_signature
 log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
+ALIAS_ATTEMPTS = 10
 Direction = Literal["min", "max"]
 
 
@@ -80,9 +81,11 @@ def _alias_version(client: MlflowClient, name: str) -> str | None:
 def _promote_champion(client: MlflowClient, name: str, metric: str, direction: Direction) -> str:
     """Point ``champion`` at the version that is best on ``metric`` (the earliest of equals, so
     the alias moves only on a strict improvement) and return it. After moving the alias it
-    looks again: a version a parallel run registered meanwhile is compared too."""
+    looks again: a version a parallel run registered meanwhile is compared too. A tracking
+    server may refuse a move that races another process's (its set-alias is no atomic upsert
+    on PostgreSQL): that is looked at again too, a few times."""
     sign = 1.0 if direction == "max" else -1.0
-    while True:
+    for attempt in range(ALIAS_ATTEMPTS):
         versions = sorted(
             (v for v in client.search_model_versions(f"name='{name}'")
              if v.tags.get("validation_metric") == metric),
@@ -96,4 +99,11 @@ def _promote_champion(client: MlflowClient, name: str, metric: str, direction: D
                 best = candidate
         if _alias_version(client, name) == str(best.version):
             return str(best.version)
-        client.set_registered_model_alias(name, CHAMPION, best.version)
+        try:
+            client.set_registered_model_alias(name, CHAMPION, best.version)
+        except MlflowException as error:
+            log.info("moving %s@%s raced another run (%s); looking again", name, CHAMPION,
+                     error.error_code)
+            if attempt == ALIAS_ATTEMPTS - 1:
+                raise
+    raise RuntimeError(f"{name}@{CHAMPION} kept moving: {ALIAS_ATTEMPTS} attempts")

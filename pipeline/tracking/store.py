@@ -5,7 +5,8 @@ Store: ``$MLFLOW_TRACKING_URI``, else ``mlflow.tracking_uri`` in params, else th
 experiments in temporary copies, and their runs belong in the same store). SQLite makes a
 concurrent writer wait (MLflow sets a 20 s busy timeout); what it does not survive is two
 processes creating the database tables or the experiment at once, so that is done under an
-inter-process lock.
+inter-process lock. A tracking server (on PostgreSQL) refuses the second of two concurrent
+creations of the experiment instead; the loser then uses the winner's.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from filelock import FileLock
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 EXPERIMENT = "pipeline"
 
@@ -67,4 +69,9 @@ def open_store(uri: str) -> tuple[MlflowClient, str]:
             return client, experiment.experiment_id
         database = _sqlite_file(uri)
         artifacts = (database.parent / "mlartifacts" / name).as_uri() if database else None
-        return client, client.create_experiment(name, artifact_location=artifacts)
+        try:
+            return client, client.create_experiment(name, artifact_location=artifacts)
+        except MlflowException as error:  # another process created it since we looked
+            if error.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            return client, client.get_experiment_by_name(name).experiment_id

@@ -1,6 +1,8 @@
 """evaluate@yalefaces: the held-out images are predicted, here and nowhere before, by the
 network their outer fold trained and by the baselines (:mod:`.baselines`); accuracies pool
-every repetition's predictions. Also how well the neural PCAs match PCA (:mod:`.agreement`)."""
+every repetition's predictions, and the network and Fisherfaces are compared on them by
+McNemar's test (a handful of images separates them: a p-value, not a ranking). Also how well
+the neural PCAs match PCA (:mod:`.agreement`)."""
 
 from __future__ import annotations
 
@@ -23,9 +25,11 @@ from pipeline.ml.evaluation import (
     write_confusion_matrix,
     write_predictions,
 )
+from pipeline.ml.significance import PairedTest, mcnemar
 
 PROTOCOLS = ("loo", "kfold", "two_subjects")
 HEADLINE_METHODS = ("network", "fisherfaces")
+PAIRED = "_vs_".join(HEADLINE_METHODS)
 
 
 def evaluate(ctx: StageContext) -> StageResult:
@@ -65,9 +69,15 @@ def evaluate(ctx: StageContext) -> StageResult:
     headline = [f"{protocol}_{method}_accuracy" for protocol in PROTOCOLS
                 for method in HEADLINE_METHODS]
     network_metrics = classification_metrics(y_true, y_pred, CLASSES)
+    paired = {f"{protocol}_{PAIRED}_mcnemar": test
+              for protocol, test in paired_tests(predictions).items()}
     return StageResult(
-        {key: accuracies[key] for key in headline if key in accuracies},
+        {**{key: accuracies[key] for key in headline if key in accuracies},
+         **{f"{key}_p": test.p_value for key, test in paired.items()}},
         {
+            **{f"{key}_only_{method}_right": count for key, test in paired.items()
+               for method, count in zip(HEADLINE_METHODS, (test.only_first_right,
+                                                          test.only_second_right), strict=True)},
             **{key: value for key, value in accuracies.items() if key not in headline},
             **{f"{protocol}_{method}_predictions": int(row["size"])
                for (protocol, method), row in accuracy.iterrows()},
@@ -82,6 +92,16 @@ def evaluate(ctx: StageContext) -> StageResult:
             **agreement,
         },
     )
+
+
+def paired_tests(predictions: pd.DataFrame) -> dict[str, PairedTest]:
+    """Per protocol, McNemar's test of the network against Fisherfaces on the pooled
+    predictions (every repetition's, paired by repetition and image)."""
+    tests = {}
+    for protocol, rows in predictions.groupby("protocol"):
+        correct = rows.pivot(index=["repeat", "image"], columns="method", values="correct")
+        tests[protocol] = mcnemar(*(correct[method].to_numpy() for method in HEADLINE_METHODS))
+    return tests
 
 
 def network_predictions(data: Processed, models: Path) -> pd.DataFrame:
