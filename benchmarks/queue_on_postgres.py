@@ -13,6 +13,7 @@ run cache and would time nothing.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import sys
 import tempfile
@@ -40,10 +41,12 @@ SETTINGS = {1: ["mnist.train.epochs=1", "mnist.train.batch_size=40",
                 "mnist.train.batch_size=80", "mnist.train.batch_size=112"]}
 
 
-def queue(project: Path, jobs: int, env: dict[str, str]) -> tuple[float, str]:
-    """Queue this way's experiments, run them ``jobs`` at once; the seconds and the status."""
-    for setting in SETTINGS[jobs]:
-        name = f"j{jobs}-{setting.split('.')[-1].replace('=', '-').replace('_', '-')}"
+def queue(project: Path, jobs: int, env: dict[str, str]) -> tuple[float, int]:
+    """Queue this way's experiments, run them ``jobs`` at once; the seconds, and how many
+    succeeded."""
+    names = [f"j{jobs}-{setting.split('.')[-1].replace('=', '-').replace('_', '-')}"
+             for setting in SETTINGS[jobs]]
+    for name, setting in zip(names, SETTINGS[jobs], strict=True):
         run(["dvc", "exp", "run", "--queue", "--name", name, "--set-param", setting], project,
             env)
     started = time.perf_counter()
@@ -54,7 +57,8 @@ def queue(project: Path, jobs: int, env: dict[str, str]) -> tuple[float, str]:
             time.sleep(2)
     finally:
         run(["dvc", "queue", "stop", "--kill"], project, env)
-    return time.perf_counter() - started, status
+    seconds = time.perf_counter() - started
+    return seconds, sum(bool(re.search(rf"{name}\s+.*Success", status)) for name in names)
 
 
 def main() -> None:
@@ -74,8 +78,7 @@ def main() -> None:
             env = environment(MLFLOW_TRACKING_URI=url)
             seconds = {}
             for jobs in SETTINGS:
-                seconds[jobs], status = queue(project, jobs, env)
-                done = status.count("Success")
+                seconds[jobs], done = queue(project, jobs, env)
                 print(f"-j {jobs}: {done} of {len(SETTINGS[jobs])} succeeded in "
                       f"{seconds[jobs]:.0f} s", flush=True)
             client = MlflowClient(url)

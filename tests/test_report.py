@@ -15,7 +15,8 @@ from dvc_project import stage_metrics, write_params
 from PIL import Image
 
 from pipeline.cli import main
-from pipeline.core.errors import DataError
+from pipeline.core.errors import DataError, PipelineError
+from pipeline.report import course
 from pipeline.report.report import write_report
 
 DATA_URI = re.compile(r'<img src="data:image/png;base64,([^"]+)" alt="([^"]+)">')
@@ -47,6 +48,34 @@ def test_report_of_a_partial_workspace_marks_what_has_not_run(tmp_path, monkeypa
     assert "Synthetic data" not in page
     # the reference row whose setup this preset re-runs is marked; no test metric yet
     assert re.search(r'<tr class="same-setup"><td>course report D</td>.*?not measured', page)
+
+
+def test_a_presets_rerun_is_recorded_and_stands_beside_its_course_report(tmp_path) -> None:
+    root = workspace(tmp_path, {"evaluate.json": json.dumps(
+        {"mnist": {"accuracy": 0.9912, "synthetic": False}})})
+    (root / "metrics" / "mnist" / "timings.csv").write_text(
+        "stage,timing,value\ntrain,seconds,300.5\nevaluate,seconds,4.0\n")
+    record = json.loads(course.record(root, "mnist").read_text())
+    assert (record["preset"], record["evaluate"]["accuracy"]) == ("report_d_fixed_cnn", 0.9912)
+    assert record["stage_seconds"] == {"train": 300.5, "evaluate": 4.0}
+    # the workspace back at the default with its own figure: both stand in the table
+    write_params(root, {"seed": 1})
+    (root / "metrics" / "mnist" / "evaluate.json").write_text(json.dumps(
+        {"mnist": {"accuracy": 0.9951, "synthetic": False}}))
+    write_report(root, params_file=Path("params.yaml"), out=Path("report.html"))
+    page = (root / "report.html").read_text()
+    row = re.search(r"<tr[^>]*><td>course report D</td>.*?</tr>", page).group(0)
+    assert '<td class="number">0.9951</td>' in row and '<td class="number">0.9912</td>' in row
+    row = re.search(r"<tr[^>]*><td>course report A</td>.*?</tr>", page).group(0)
+    assert "not rerun" in row
+    # only a preset's real results are recorded
+    with pytest.raises(PipelineError, match=r"mnist\.preset is 'default'"):
+        course.record(root, "mnist")
+    write_params(root, {"seed": 1, "mnist.preset": "report_a_random_search"})
+    (root / "metrics" / "mnist" / "evaluate.json").write_text(json.dumps(
+        {"mnist": {"accuracy": 0.5, "synthetic": True}}))
+    with pytest.raises(PipelineError, match="synthetic"):
+        course.record(root, "mnist")
 
 
 def test_a_corrupt_metrics_file_is_named(tmp_path) -> None:

@@ -28,6 +28,7 @@ from pipeline.core.errors import PipelineError
 from pipeline.core.outputs import read_json, read_stage_metrics
 from pipeline.core.params import EXPERIMENTS, load_shared_params, read_params_file
 from pipeline.core.paths import ExperimentPaths
+from pipeline.report.course import recorded
 from pipeline.report.references import REFERENCES, Reference
 from pipeline.tracking.runs import data_version, git_commit
 
@@ -102,7 +103,8 @@ def experiment_section(root: Path, dataset: str, *, preset: str) -> str:
         f"<code>{html.escape(data_version(root, dataset, paths.raw) or 'not recorded')}</code></p>"
     )
     parts.append("<h3>Results and reference numbers</h3>")
-    parts.append(references_table(REFERENCES.get(dataset, ()), metrics["evaluate"], preset))
+    parts.append(references_table(REFERENCES.get(dataset, ()), metrics["evaluate"], preset,
+                                  recorded(root, dataset)))
     for stage, heading, tables in SECTIONS:
         if not (EXPERIMENTS / dataset / f"{stage}.py").exists():
             continue  # the experiment has no such stage (adaptive filters are not trained)
@@ -129,13 +131,17 @@ def stage_figures(paths: ExperimentPaths, stage: str) -> dict[str, Any] | None:
 
 
 def references_table(
-    references: Sequence[Reference], evaluate: Mapping[str, Any] | None, preset: str
+    references: Sequence[Reference], evaluate: Mapping[str, Any] | None, preset: str,
+    reruns: Mapping[str, Mapping[str, Any]],
 ) -> str:
+    """The reference numbers beside this workspace's figure and, for a course setup, the
+    figure its preset gave when it was rerun (:mod:`pipeline.report.course`)."""
     if not references:
         return "<p>No reference numbers are recorded for this experiment.</p>"
     rows = []
     for reference in references:
         ours = (evaluate or {}).get(reference.metric)
+        rerun = reruns.get(reference.preset or "", {}).get("evaluate", {}).get(reference.metric)
         rows.append(
             (
                 "same-setup" if reference.preset == preset else "",
@@ -146,12 +152,13 @@ def references_table(
                     reference.value,
                     ours if ours is not None else "not measured",
                     reference.preset or "",
+                    rerun if rerun is not None else ("not rerun" if reference.preset else ""),
                     reference.note,
                 ],
             )
         )
     header = ["source", "setup", "metric", "their number", "this workspace (test set)",
-              "preset re-running it", "note"]
+              "preset re-running it", "that preset's rerun (test set)", "note"]
     return table(header, rows)
 
 
