@@ -17,7 +17,6 @@ import re
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from mlflow import MlflowClient
@@ -29,6 +28,7 @@ from dvc_project import (
     free_port,
     init_project,
     run,
+    run_queue,
     tiny_params,
 )
 
@@ -42,23 +42,13 @@ SETTINGS = {1: ["mnist.train.epochs=1", "mnist.train.batch_size=40",
 
 
 def queue(project: Path, jobs: int, env: dict[str, str]) -> tuple[float, int]:
-    """Queue this way's experiments, run them ``jobs`` at once; the seconds, and how many
+    """This way's experiments queued and run ``jobs`` at once: the seconds, and how many
     succeeded."""
-    names = [f"j{jobs}-{setting.split('.')[-1].replace('=', '-').replace('_', '-')}"
-             for setting in SETTINGS[jobs]]
-    for name, setting in zip(names, SETTINGS[jobs], strict=True):
-        run(["dvc", "exp", "run", "--queue", "--name", name, "--set-param", setting], project,
-            env)
-    started = time.perf_counter()
-    run(["dvc", "queue", "start", "--jobs", str(jobs)], project, env)
-    try:
-        while (status := run(["dvc", "queue", "status"], project, env)) and any(
-                state in status for state in ("Queued", "Running")):
-            time.sleep(2)
-    finally:
-        run(["dvc", "queue", "stop", "--kill"], project, env)
-    seconds = time.perf_counter() - started
-    return seconds, sum(bool(re.search(rf"{name}\s+.*Success", status)) for name in names)
+    names = {f"j{jobs}-{setting.split('.')[-1].replace('=', '-').replace('_', '-')}": setting
+             for setting in SETTINGS[jobs]}
+    done = run_queue(project, names, jobs, env)
+    return done.seconds, sum(bool(re.search(rf"{name}\s+.*Success", done.status))
+                             for name in names)
 
 
 def main() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from dvc_project import (
     free_port,
     init_project,
     run,
+    run_queue,
     tiny_params,
 )
 from fakes.file_server import FileServer, running
@@ -54,25 +54,6 @@ def repro_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run(["dvc", "repro"], root)
     commit(root, "dvc repro")
     return root
-
-
-def run_queue(project: Path, queued: dict[str, str], jobs: int, env: dict[str, str]
-              ) -> QueueRun:
-    """Queue one experiment per ``name: setting`` and run them with `dvc queue start -j`."""
-    for name, setting in queued.items():
-        run(["dvc", "exp", "run", "--queue", "--name", name, "--set-param", setting], project,
-            env)
-    started = time.perf_counter()
-    run(["dvc", "queue", "start", "--jobs", str(jobs)], project, env)
-    try:
-        while time.perf_counter() - started < 900:
-            status = run(["dvc", "queue", "status"], project, env)
-            if not any(state in status for state in ("Queued", "Running")):
-                break
-            time.sleep(3)
-    finally:
-        run(["dvc", "queue", "stop", "--kill"], project, env)
-    return QueueRun(time.perf_counter() - started, status)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +53,25 @@ def run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> str
         f"{command} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     )
     return result.stdout
+
+
+def run_queue(project: Path, queued: dict[str, str], jobs: int, env: dict[str, str]
+              ) -> QueueRun:
+    """Queue one experiment per ``name: setting`` and run them with `dvc queue start -j`."""
+    for name, setting in queued.items():
+        run(["dvc", "exp", "run", "--queue", "--name", name, "--set-param", setting], project,
+            env)
+    started = time.perf_counter()
+    run(["dvc", "queue", "start", "--jobs", str(jobs)], project, env)
+    try:
+        while time.perf_counter() - started < 900:
+            status = run(["dvc", "queue", "status"], project, env)
+            if not any(state in status for state in ("Queued", "Running")):
+                break
+            time.sleep(3)
+    finally:
+        run(["dvc", "queue", "stop", "--kill"], project, env)
+    return QueueRun(time.perf_counter() - started, status)
 
 
 def write_params(folder: Path, changes: dict) -> Path:

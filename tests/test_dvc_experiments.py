@@ -12,8 +12,15 @@ from typing import Any
 import dvc.api
 import pytest
 import yaml
-from conftest import run_queue
-from dvc_project import QUEUED, QUEUED_ON_POSTGRES, REPO, QueueRun, environment, run
+from dvc_project import (
+    QUEUED,
+    QUEUED_ON_POSTGRES,
+    REPO,
+    QueueRun,
+    environment,
+    run,
+    run_queue,
+)
 from mlflow import MlflowClient
 
 from pipeline.tracking.store import EXPERIMENT
