@@ -22,15 +22,7 @@ from pathlib import Path
 from mlflow import MlflowClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from dvc_project import (
-    commit,
-    environment,
-    free_port,
-    init_project,
-    run,
-    run_queue,
-    tiny_params,
-)
+import dvc_project as test_project
 
 from pipeline.tracking.server import postgres_cluster, tracking_server
 from pipeline.tracking.store import EXPERIMENT
@@ -46,7 +38,7 @@ def queue(project: Path, jobs: int, env: dict[str, str]) -> tuple[float, int]:
     succeeded."""
     names = {f"j{jobs}-{setting.split('.')[-1].replace('=', '-').replace('_', '-')}": setting
              for setting in SETTINGS[jobs]}
-    done = run_queue(project, names, jobs, env)
+    done = test_project.run_queue(project, names, jobs, env)
     return done.seconds, sum(bool(re.search(rf"{name}\s+.*Success", done.status))
                              for name in names)
 
@@ -58,14 +50,14 @@ def main() -> None:
     cluster = Path(tempfile.mkdtemp(prefix="pipeline-postgres-"))
     with tempfile.TemporaryDirectory(prefix="queue-bench-") as scratch:
         folder = Path(scratch)
-        project = init_project(folder / "project", tiny_params())
+        project = test_project.init_project(folder / "project", test_project.tiny_params())
         print("building the project (dvc repro) ...", flush=True)
-        run(["dvc", "repro"], project)
-        commit(project, "dvc repro")
-        with postgres_cluster(cluster, free_port()) as backend, tracking_server(
-                backend, folder / "artifacts", port=free_port(),
+        test_project.run(["dvc", "repro"], project)
+        test_project.commit(project, "dvc repro")
+        with postgres_cluster(cluster, test_project.free_port()) as backend, tracking_server(
+                backend, folder / "artifacts", port=test_project.free_port(),
                 log=folder / "mlflow-server.log") as url:
-            env = environment(MLFLOW_TRACKING_URI=url)
+            env = test_project.environment(MLFLOW_TRACKING_URI=url)
             seconds = {}
             for jobs in SETTINGS:
                 seconds[jobs], done = queue(project, jobs, env)
