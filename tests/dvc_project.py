@@ -133,6 +133,7 @@ def init_project(root: Path, params: dict, experiments: list[str] | None = None)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "init", "-q"], root)
     run(["dvc", "init", "-q"], root)
+    run(["dvc", "config", "core.analytics", "false"], root)  # as the repository's: offline
     commit(root, "init")
     return root
 
