@@ -85,18 +85,15 @@ def _promote_champion(client: MlflowClient, name: str, metric: str, direction: D
     server may refuse a move that races another process's (its set-alias is no atomic upsert
     on PostgreSQL): that is looked at again too, a few times."""
     sign = 1.0 if direction == "max" else -1.0
-    for attempt in range(ALIAS_ATTEMPTS):
+    refused: MlflowException | None = None
+    for _ in range(ALIAS_ATTEMPTS):
         versions = sorted(
             (v for v in client.search_model_versions(f"name='{name}'")
              if v.tags.get("validation_metric") == metric),
             key=lambda v: int(v.version),
         )
-        best = versions[0]
-        for candidate in versions[1:]:
-            if sign * float(candidate.tags["validation_value"]) > sign * float(
-                best.tags["validation_value"]
-            ):
-                best = candidate
+        # max keeps the first of equals: the earliest version
+        best = max(versions, key=lambda v: sign * float(v.tags["validation_value"]))
         if _alias_version(client, name) == str(best.version):
             return str(best.version)
         try:
@@ -104,6 +101,6 @@ def _promote_champion(client: MlflowClient, name: str, metric: str, direction: D
         except MlflowException as error:
             log.info("moving %s@%s raced another run (%s); looking again", name, CHAMPION,
                      error.error_code)
-            if attempt == ALIAS_ATTEMPTS - 1:
-                raise
-    raise RuntimeError(f"{name}@{CHAMPION} kept moving: {ALIAS_ATTEMPTS} attempts")
+            refused = error
+    raise RuntimeError(f"{name}@{CHAMPION} did not settle in {ALIAS_ATTEMPTS} attempts"
+                       ) from refused
