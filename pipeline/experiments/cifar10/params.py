@@ -77,6 +77,9 @@ class Cifar10TrainParams(TrainParams):
 
 class EvaluateParams(StrictModel):
     gallery_size: int = Field(ge=1, le=200, description="the most confident mistakes shown")
+    flip_averaging: bool = Field(
+        description="average the predictions on each image and its mirror image, where that "
+        "is more accurate on the validation split (decided before the test split is read)")
 
 
 class ExplainParams(StrictModel):
@@ -92,6 +95,13 @@ class Params(StrictModel):
     train: Cifar10TrainParams
     evaluate: EvaluateParams
     explain: ExplainParams
+
+    @model_validator(mode="after")
+    def _check_flip_averaging(self) -> Params:
+        if self.evaluate.flip_averaging and self.model.architecture == "backbone_head":
+            raise ValueError("evaluate.flip_averaging must be false for backbone_head: the head "
+                             "reads the backbone's cached features of the unflipped images")
+        return self
 
 
 EXPERIMENT = Experiment("cifar10", Params)
