@@ -24,6 +24,7 @@ from pipeline.experiments.cifar10.model import CAM_FEATURES, build_classifier
 from pipeline.experiments.cifar10.params import Params
 from pipeline.experiments.cifar10.weights import fetch_weights
 from pipeline.ml import attribution
+from pipeline.ml.predict import predict_flip_averaged, predict_probabilities
 from pipeline.ml.search_space import fixed_hyperparameters
 
 REPO = Path(__file__).resolve().parents[1]
@@ -103,6 +104,25 @@ def test_cosine_with_a_plateau_rule_that_could_fire_is_refused(tmp_path) -> None
         preset_params(tmp_path, "default", **{"cifar10.train.reduce_lr_patience": 3})
 
 
+def test_flip_averaging_of_cached_features_is_refused(tmp_path) -> None:
+    with pytest.raises(ParamsError, match="flip_averaging must be false for backbone_head"):
+        preset_params(tmp_path, "default", **{"cifar10.model.architecture": "backbone_head"})
+
+
+def test_flip_averaged_predictions_are_the_mean_over_image_and_mirror(tmp_path) -> None:
+    params = preset_params(tmp_path, "report_cnn")
+    keras.utils.set_random_seed(5)
+    rate = {"learning_rate": 0.001}
+    model = build_classifier(fixed_hyperparameters(rate), rate, params.model, None)
+    images = np.random.default_rng(1).integers(0, 256, (6, 32, 32, 3)).astype("uint8")
+    mirrored = images[:, :, ::-1]
+    single, averaged = predict_probabilities(model, images), predict_flip_averaged(model, images)
+    assert np.abs(single - predict_probabilities(model, mirrored)).max() > 1e-3  # not symmetric
+    np.testing.assert_allclose(averaged, (single + predict_probabilities(model, mirrored)) / 2,
+                               atol=1e-6)
+    np.testing.assert_allclose(predict_flip_averaged(model, mirrored), averaged, atol=1e-6)
+
+
 def test_cam_and_grad_cam_are_proportional_for_a_gap_model(tmp_path) -> None:
     params = preset_params(tmp_path, "default", **{"cifar10.model.bfloat16": False})
     space = {**space_values(params), "filters": 8}
@@ -166,6 +186,9 @@ def test_stages_end_to_end(tmp_path: Path, tracking_uri: str) -> None:
     paths = ExperimentPaths(tmp_path, "cifar10")
     details = json.loads(paths.details_file("evaluate").read_text())
     assert {f"recall_{name}" for name in ("cat", "dog", "truck")} <= set(details)
+    # flip averaging is chosen on validation, and only when it is strictly better there
+    assert metrics["evaluate"]["flip_averaged"] == (
+        details["validation_accuracy_flip_averaged"] > details["validation_accuracy_single_view"])
     assert (paths.stage_dir("evaluate") / "confident_mistakes.png").is_file()
     explain = metrics["explain"]
     assert explain["cam_applies"] and explain["photos"] == 12
@@ -196,7 +219,7 @@ def test_frozen_backbone_end_to_end(tmp_path: Path, tracking_uri: str, server) -
     assert metrics["preprocess"]["feature_shape"] == [4, 4, 256]
     assert np.load(paths.processed / "features" / "test_x.npy").shape == (100, 4, 4, 256)
     assert metrics["tune"]["trials"] == 0  # nothing free: recorded, not searched
-    assert 0 <= metrics["evaluate"]["accuracy"] <= 1
+    assert 0 <= metrics["evaluate"]["accuracy"] <= 1 and not metrics["evaluate"]["flip_averaged"]
     assert not metrics["explain"]["cam_applies"] and metrics["explain"]["photos"] == 0
     assert (paths.explain / "maps_wrong_predictions.png").is_file()
 
