@@ -3,10 +3,12 @@ pipeline's models: logistic regression and 1-NN on the raw samples, and full ROC
 al. 2020: random dilated convolution kernels, proportion-of-positive-values and max features, a
 ridge classifier), a top entry of the UCR benchmarks.
 
-The pipeline's ROCKET (``pipeline.experiments.ecg5000.rocket``, the ECG default) keeps only the max
-feature, which integrated gradients can explain; the kernels here are the pipeline's draw, the
-proportion-of-positive-values feature and the biases are added in NumPy (rather than taking
-sktime or aeon, which would bring numba into the project for one benchmark).
+The pipeline's ROCKET (``pipeline.experiments.ecg5000.rocket``, the ECG default) takes the max of
+each response without its bias (so its maxima do not depend on the feature set) and chooses
+between the max alone and max + proportion of positive values by leave-one-out; this is full
+ROCKET as published, both features of the response plus its bias, on the pipeline's kernel draw,
+the biases and features computed in NumPy (rather than taking sktime or aeon, which would bring
+numba into the project for one benchmark).
 
     python benchmarks/ecg_reference_methods.py [--data ../shared/datasets/ecg5000] [--kernels 10000]
 """

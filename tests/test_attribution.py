@@ -1,4 +1,5 @@
-"""Grad-CAM and gradient attributions land on the evidence."""
+"""Grad-CAM and gradient attributions land on the evidence; Shapley values of segments add up
+where gradients cannot (step functions)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 from keras import layers
 
-from pipeline.ml.attribution import grad_cam, integrated_gradients, saliency
+from pipeline.ml.attribution import grad_cam, integrated_gradients, saliency, segment_shapley
 
 PATCH = (slice(4, 10), slice(16, 22))  # rows, columns of the class-deciding patch
 
@@ -90,3 +91,74 @@ def test_gradient_attributions_highlight_the_patch(patch_model) -> None:
     baseline = keras.ops.convert_to_numpy(model(np.zeros_like(positives)))[:, 1]
     np.testing.assert_allclose(attributions.sum(axis=(1, 2, 3)), logits - baseline, rtol=0.1,
                                atol=0.2)
+
+
+def step_model(steps: int, weights: np.ndarray, smooth: bool) -> keras.Model:
+    """One logit: sum_t weights_t * [x_t > 0.5] (a step function of each entry), plus
+    max_t x_t when ``smooth`` (something for gradients to follow); the second logit is 0."""
+    inputs = keras.Input((steps, weights.shape[1]))
+    flat = layers.Flatten()(inputs)
+    steps_on = layers.Lambda(lambda x: keras.ops.cast(keras.ops.greater(x, 0.5), "float32"))(flat)
+    logit = layers.Dense(1, use_bias=False, trainable=False, name="step")(steps_on)
+    if smooth:
+        logit = layers.Add()([logit, layers.Lambda(
+            lambda x: keras.ops.max(x, axis=1, keepdims=True))(flat)])
+    model = keras.Model(inputs, layers.Concatenate()([logit, keras.ops.zeros_like(logit)]))
+    model.get_layer("step").set_weights([weights.reshape(-1, 1)])
+    return model
+
+
+def logit_gain(model: keras.Model, x: np.ndarray) -> np.ndarray:
+    """logit(x) - logit(0) of class 0: what the attributions of each sample must add up to."""
+    return (keras.ops.convert_to_numpy(model(x))[:, 0]
+            - keras.ops.convert_to_numpy(model(np.zeros_like(x)))[:, 0])
+
+
+def test_segment_shapley_values_of_an_additive_step_model_are_exact() -> None:
+    """Additive over entries: each segment's value is its entries' step gains, whatever the
+    order, spread evenly over its entries (23 steps in segments of 5: the last has 3)."""
+    rng = np.random.default_rng(0)
+    weights = rng.normal(size=(23, 2)).astype("float32")
+    x = rng.uniform(0, 1, (6, 23, 2)).astype("float32")
+    values = segment_shapley(step_model(23, weights, smooth=False), x, np.zeros(6, "int64"),
+                             segment=5, permutations=3, rng=np.random.default_rng(1))
+    assert values.shape == x.shape
+    gains = weights * (x > 0.5)  # each entry's step, taken alone
+    for start in range(0, 23, 5):
+        block = values[:, start:start + 5]
+        segment_value = gains[:, start:start + 5].sum(axis=(1, 2))
+        np.testing.assert_allclose(
+            block, np.broadcast_to(segment_value[:, None, None] / block[0].size, block.shape),
+            atol=1e-6)
+
+
+def test_one_antithetic_pair_splits_a_pairwise_interaction_evenly() -> None:
+    """logit = [a > 0.5] * [b > 0.5] for samples a, b in two segments: in one order the
+    later segment would take it all; with the order reversed as well, each gets half."""
+    inputs = keras.Input((10, 1))
+    on = layers.Lambda(lambda x: keras.ops.cast(keras.ops.greater(x, 0.5), "float32"))(inputs)
+    both = layers.Lambda(lambda x: x[:, 2] * x[:, 7])(on)
+    model = keras.Model(inputs, layers.Concatenate()([both, keras.ops.zeros_like(both)]))
+    x = np.ones((3, 10, 1), "float32")
+    values = segment_shapley(model, x, np.zeros(3, "int64"), segment=5, permutations=1,
+                             rng=np.random.default_rng(0))
+    np.testing.assert_allclose(values[..., 0].reshape(3, 2, 5).sum(axis=2), 0.5, atol=1e-7)
+
+
+def test_shapley_values_add_up_where_integrated_gradients_cannot() -> None:
+    """A step function plus a maximum: integrated gradients see the maximum only, and miss
+    the steps' share of logit(x) - logit(0); segment Shapley values account for all of it."""
+    rng = np.random.default_rng(0)
+    weights = rng.normal(size=(40, 1)).astype("float32")
+    model = step_model(40, weights, smooth=True)
+    x = rng.uniform(0, 1, (8, 40, 1)).astype("float32")
+    classes = np.zeros(8, "int64")
+    gain = logit_gain(model, x)
+    shapley = segment_shapley(model, x, classes, segment=10, permutations=2,
+                              rng=np.random.default_rng(1))
+    np.testing.assert_allclose(shapley.sum(axis=(1, 2)), gain, rtol=1e-5, atol=1e-5)
+    gradients = integrated_gradients(model, x, classes, steps=32)
+    missed = np.abs(gradients.sum(axis=(1, 2)) - gain)
+    steps_share = (weights[:, 0] * (x[..., 0] > 0.5)).sum(axis=1)
+    np.testing.assert_allclose(missed, np.abs(steps_share), rtol=1e-3, atol=1e-3)
+    assert np.median(missed / np.abs(gain)) > 0.1

@@ -40,6 +40,7 @@ from pipeline.experiments.ecg5000.synthetic import (
     write_csv_file,
 )
 from pipeline.experiments.ecg5000.ucr_archive import holds_official_split, read_split
+from pipeline.ml.predict import load_trained_model
 from pipeline.ml.split_files import load_split
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,11 +54,14 @@ TINY = {
         "cell": {"values": ["gru", "lstm"]}, "conv_blocks": 2, "filters": 16, "units": 16,
         "learning_rate": 0.01, "batch_size": 32,
     },
-    "ecg5000.tune.random_kernels": {"kernels": 300, "ridge_alphas": RIDGE_ALPHAS},
+    "ecg5000.tune.random_kernels": {"kernels": 300, "features": ["max", "max_ppv"],
+                                    "ridge_alphas": RIDGE_ALPHAS},
     "ecg5000.train.epochs": 8,
     "ecg5000.train.ensemble_members": 2,
     "ecg5000.explain.beats_for_class_profile": 5,
     "ecg5000.explain.integrated_gradients_steps": 8,
+    "ecg5000.explain.shapley_segment": 10,
+    "ecg5000.explain.shapley_permutations": 2,
 }
 # the figures `dvc exp show` compares, per stage (besides synthetic and the stage's time);
 # None: what the shared train_classifier declares
@@ -277,6 +281,14 @@ def test_end_to_end_synthetic_with_the_test_set_out_of_reach(tmp_path, tracking_
     else:  # the ridge strength chosen on the training split, then again on train + validation
         assert details(tmp_path, "tune")["ridge_alpha"] in RIDGE_ALPHAS
         assert details(tmp_path, "train")["ridge_alpha"] in RIDGE_ALPHAS
+        # the feature set with the lower leave-one-out error is the one trained
+        tuned = details(tmp_path, "tune")
+        loo = {features: tuned[f"{features}_loo_squared_error"] for features in ("max", "max_ppv")}
+        assert loo["max"] != loo["max_ppv"] and tuned["features"] == min(loo, key=loo.get)
+        assert tune["val_accuracy"] == tuned[f"{tuned['features']}_val_accuracy"]
+        bank = load_trained_model(tmp_path / "data" / "models" / "ecg5000").get_layer(
+            "random_kernels")
+        assert bank.features == details(tmp_path, "train")["features"] == tuned["features"]
         assert details(tmp_path, "train")["trained_on_beats"] == (
             metrics["train_beats"] + metrics["validation_beats"])
     # the synthetic beats are learnable: a model that learnt nothing scores about 0.5
@@ -289,13 +301,19 @@ def test_end_to_end_synthetic_with_the_test_set_out_of_reach(tmp_path, tracking_
     for name in ("confusion_matrix.png", "roc_pr.png", "roc.csv", "pr.csv", "baselines.csv",
                  "misclassified.png"):
         assert (out / "evaluate" / "ecg5000" / name).is_file()
-    for name in ("class_means.png", "ig_typical_normal.png", "ig_misclassified_abnormal.png",
-                 "attributions.npz"):
+    for name in ("class_means.png", "attributions_typical_normal.png",
+                 "attributions_misclassified_abnormal.png", "attributions.npz"):
         assert (out / "explain" / "ecg5000" / name).is_file()
     explained = details(tmp_path, "explain")
     assert explained["typical_normal_beats"] == explained["typical_abnormal_beats"] == 4
-    # integrated gradients add up to the logit difference from the baseline (8 steps: ~1%)
-    assert explain["completeness_error_median"] < 0.1
+    # the attributions add up to the logit difference from the baseline: Shapley values
+    # exactly (ROCKET), integrated gradients to ~1% with 8 steps (recurrent)
+    if model == "random_kernels":
+        assert explained["attribution"].startswith("Shapley values")
+        assert explain["completeness_error_median"] < 1e-4
+    else:
+        assert explained["attribution"].startswith("Integrated gradients")
+        assert explain["completeness_error_median"] < 0.1
 
 
 def test_stages_refuse_data_processed_for_other_classes(tmp_path, tracking_uri) -> None:

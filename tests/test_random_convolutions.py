@@ -18,18 +18,27 @@ from pipeline.experiments.ecg5000.rocket import (
 )
 
 
-def numpy_maxima(x: np.ndarray, groups: list) -> np.ndarray:
-    """Each kernel's maximum response, by ``np.correlate`` with the kernel spread out by its
-    dilation (zeros between the taps), zero padding where asked."""
-    columns = []
+def numpy_responses(x: np.ndarray, groups: list) -> list[list[np.ndarray]]:
+    """Per kernel, per series: the response, by ``np.correlate`` with the kernel spread out by
+    its dilation (zeros between the taps), zero padding where asked."""
+    responses = []
     for dilation, padded, weights in groups:
         for kernel in weights[:, 0, :].T:
             spread = np.zeros((len(kernel) - 1) * dilation + 1)
             spread[::dilation] = kernel
             pad = (len(spread) - 1) // 2 if padded else 0
-            columns.append([np.correlate(np.pad(series, pad), spread, mode="valid").max()
-                            for series in x])
-    return np.array(columns).T
+            responses.append([np.correlate(np.pad(series, pad), spread, mode="valid")
+                              for series in x])
+    return responses
+
+
+def numpy_maxima(x: np.ndarray, groups: list) -> np.ndarray:
+    return np.array([[r.max() for r in kernel] for kernel in numpy_responses(x, groups)]).T
+
+
+def rocket_biases(kernels: int, seed: int) -> np.ndarray:
+    """ROCKET's bias per kernel, in the layer's column order (the order of its draw)."""
+    return np.random.default_rng([seed, 1]).uniform(-1, 1, kernels).astype("float32")
 
 
 def test_the_kernel_draw_follows_rocket_and_the_seed() -> None:
@@ -57,10 +66,41 @@ def test_the_layer_computes_each_kernels_maximum_response() -> None:
     np.testing.assert_allclose(features, expected, rtol=1e-4, atol=1e-4)
 
 
-def test_a_saved_model_rebuilds_the_same_kernels(tmp_path: Path) -> None:
+def test_the_maxima_do_not_change_with_the_proportions_beside_them() -> None:
+    """Same seed, same kernels: the biases are drawn from a stream of their own."""
+    x = np.random.default_rng(2).normal(size=(5, 140, 1)).astype("float32")
+    maxima = keras.ops.convert_to_numpy(RandomConvolutionFeatures(300, seed=1)(x))
+    layer = RandomConvolutionFeatures(300, seed=1, features="max_ppv")
+    both = keras.ops.convert_to_numpy(layer(x))
+    assert both.shape == layer.compute_output_shape(x.shape) == (5, 600)
+    np.testing.assert_array_equal(both[:, :300], maxima)
+
+
+def test_the_proportion_of_positive_values_is_rocket_s() -> None:
+    """A flat zero series: every response is 0, so each proportion is 1 where the kernel's
+    bias is positive and 0 elsewhere (the maxima are 0). Noise: the proportion of the
+    response plus the bias above 0, as NumPy counts it."""
+    biases = rocket_biases(300, seed=1)
+    layer = RandomConvolutionFeatures(300, seed=1, features="max_ppv")
+    flat = keras.ops.convert_to_numpy(layer(np.zeros((1, 140, 1), "float32")))[0]
+    np.testing.assert_array_equal(flat[:300], 0)
+    np.testing.assert_array_equal(flat[300:], (biases > 0).astype("float32"))
+    assert 0.3 < (biases > 0).mean() < 0.7
+    x = np.random.default_rng(0).normal(size=(6, 140)).astype("float32")
+    proportions = keras.ops.convert_to_numpy(layer(x[..., None]))[:, 300:]
+    responses = numpy_responses(x.astype("float64"), random_kernels(300, 140, seed=1))
+    expected = np.array([[np.mean(r + bias > 0) for r in kernel]
+                         for kernel, bias in zip(responses, biases, strict=True)]).T
+    assert 0 < expected.mean() < 1 and expected.std() > 0.1
+    # float32 against float64 may flip a response within rounding of -bias: rarely
+    assert np.mean(np.abs(proportions - expected) > 1e-6) < 0.002
+
+
+@pytest.mark.parametrize("features", ["max", "max_ppv"])
+def test_a_saved_model_rebuilds_the_same_kernels(tmp_path: Path, features: str) -> None:
     inputs = keras.Input((140, 1))
-    model = keras.Model(inputs, keras.layers.Dense(2)(RandomConvolutionFeatures(100, seed=7)(
-        inputs)))
+    model = keras.Model(inputs, keras.layers.Dense(2)(RandomConvolutionFeatures(
+        100, seed=7, features=features)(inputs)))
     x = np.random.default_rng(1).normal(size=(4, 140, 1)).astype("float32")
     model.save(tmp_path / "model.keras")
     loaded = keras.models.load_model(tmp_path / "model.keras")
@@ -68,9 +108,11 @@ def test_a_saved_model_rebuilds_the_same_kernels(tmp_path: Path) -> None:
                                rtol=1e-6)
 
 
-def test_the_layer_wants_one_channel_of_known_length() -> None:
+def test_the_layer_wants_one_channel_of_known_length_and_a_known_feature_set() -> None:
     with pytest.raises(ValueError, match=r"expects \(batch, time, 1\)"):
         RandomConvolutionFeatures(10, seed=0)(keras.Input((140, 2)))
+    with pytest.raises(ValueError, match="features: one of"):
+        RandomConvolutionFeatures(10, seed=0, features="ppv")
 
 
 def test_the_classifier_is_rocket_s_ridge_classifier_as_one_keras_model(tmp_path: Path) -> None:

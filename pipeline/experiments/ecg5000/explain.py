@@ -1,10 +1,13 @@
-"""explain@ecg5000: integrated gradients of the predicted class's logit over the 140 samples
-(Grad-CAM needs a convolutional feature map the prediction depends on alone, which a recurrent
-model does not have), for typical and misclassified test beats of each class, and the
-class-mean beats with the mean attribution profile of each class."""
+"""explain@ecg5000: what of each beat the predicted class's logit comes from, for typical and
+misclassified test beats of each class, and the class-mean beats with the mean attribution
+profile of each class. ROCKET: Shapley values of time segments (its proportion-of-positive-
+values feature is a step function, which gradients cannot see). The recurrent networks:
+integrated gradients over the 140 samples (Grad-CAM needs a convolutional feature map the
+prediction depends on alone, which a recurrent model does not have)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import keras
@@ -15,7 +18,8 @@ from pipeline.core.runner import main
 from pipeline.experiments.ecg5000.figures import plot_beats, plot_class_means
 from pipeline.experiments.ecg5000.labels import check_processed, class_names, task_labelled
 from pipeline.experiments.ecg5000.loading import load_task_model
-from pipeline.experiments.ecg5000.params import EXPERIMENT
+from pipeline.experiments.ecg5000.params import EXPERIMENT, ExplainParams
+from pipeline.experiments.ecg5000.rocket import is_random_kernel_model
 from pipeline.ml import attribution
 from pipeline.ml.predict import predict_probabilities
 from pipeline.ml.split_files import load_split
@@ -40,11 +44,13 @@ def explain(ctx: StageContext) -> StageResult:
         groups[f"typical_{name}"] = random_subset(correct, e.beats_per_group, rng)
         groups[f"misclassified_{name}"] = wrong[: e.beats_per_group]
         profile_beats[label] = random_subset(correct, e.beats_for_class_profile, rng)
-    # one batched integrated-gradients run over every beat explained (a recurrent model
-    # runs eagerly here, so many small calls would cost far more)
+    # one batched attribution run over every beat explained (many small calls would cost
+    # far more)
     explained = np.unique(np.concatenate([*groups.values(), *profile_beats.values()]))
-    maps = attributions(model, x_test[explained], predicted[explained],
-                        e.integrated_gradients_steps)
+    started = time.perf_counter()
+    maps, method = attributions(model, x_test[explained], predicted[explained], e,
+                                ctx.rng("attribution"))
+    seconds = time.perf_counter() - started
     row_of = {int(index): row for row, index in enumerate(explained)}
     errors = completeness_errors(model, x_test[explained], predicted[explained], maps)
     profiles = {
@@ -53,33 +59,44 @@ def explain(ctx: StageContext) -> StageResult:
     }
     for group, indices in groups.items():
         plot_beats(
-            ctx.out / f"ig_{group}.png",
+            ctx.out / f"attributions_{group}.png",
             x_test[indices],
             [f"#{i} true {names[y_test[i]]}, pred {names[predicted[i]]} "
              f"({probabilities[i, predicted[i]]:.2f})" for i in indices],
             attributions=maps[[row_of[int(i)] for i in indices]],
-            suptitle=f"Integrated gradients of the predicted class: {group.replace('_', ' ')}",
+            suptitle=f"{method} of the predicted class: {group.replace('_', ' ')}",
         )
     # npz, not csv: this folder is a DVC plots folder, which would draw a csv
     np.savez_compressed(
         ctx.out / "attributions.npz", test_index=explained, true_class=y_test[explained],
         predicted_class=predicted[explained], attributions=maps[..., 0],
     )
-    plot_class_means(ctx.out / "class_means.png", x_train, y_train, names, profiles)
+    plot_class_means(ctx.out / "class_means.png", x_train, y_train, names, profiles, method)
     return StageResult(
         # sum of the attributions vs the logit difference to the baseline: a check
         {"completeness_error_median": float(np.median(errors)) if errors else None},
-        {"beats_explained": len(explained),
-         "integrated_gradients_steps": e.integrated_gradients_steps,
+        {"beats_explained": len(explained), "attribution": method,
          **{f"{group}_beats": len(indices) for group, indices in groups.items()}},
+        {"attribution_seconds": round(seconds, 1)},
     )
 
 
-def attributions(model: keras.Model, x: np.ndarray, classes: np.ndarray,
-                 steps: int) -> np.ndarray:
+def attributions(model: keras.Model, x: np.ndarray, classes: np.ndarray, e: ExplainParams,
+                 rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """The attributions of ``x`` and their name: Shapley values of time segments for ROCKET
+    (exact for any model), integrated gradients for the recurrent networks (differentiable,
+    so they get one value per sample rather than per segment)."""
+    shapley = is_random_kernel_model(model)
+    method = (f"Shapley values of {e.shapley_segment}-sample segments" if shapley
+              else f"Integrated gradients ({e.integrated_gradients_steps} steps)")
     if not len(x):
-        return np.zeros_like(x)
-    return attribution.integrated_gradients(compiled_forward(model), x, classes, steps=steps)
+        return np.zeros_like(x), method
+    if shapley:
+        return attribution.segment_shapley(
+            model, x, classes, segment=e.shapley_segment, permutations=e.shapley_permutations,
+            rng=rng), method
+    return attribution.integrated_gradients(
+        compiled_forward(model), x, classes, steps=e.integrated_gradients_steps), method
 
 
 def compiled_forward(model: keras.Model) -> Any:
@@ -101,8 +118,9 @@ def random_subset(indices: np.ndarray, count: int, rng: np.random.Generator) -> 
 def completeness_errors(
     model: keras.Model, x: np.ndarray, classes: np.ndarray, maps: np.ndarray
 ) -> list[float]:
-    """|sum(IG) - (logit(x) - logit(0))| / |logit(x) - logit(0)| per beat: integrated
-    gradients should account for the whole difference (it shrinks with more steps)."""
+    """|sum(attributions) - (logit(x) - logit(0))| / |logit(x) - logit(0)| per beat: the
+    attributions should account for the whole difference (Shapley values exactly; integrated
+    gradients less so with fewer steps, and not at all for a step function)."""
     if not len(x):
         return []
     rows = np.arange(len(x))

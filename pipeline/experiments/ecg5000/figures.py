@@ -57,10 +57,10 @@ def plot_beats(
 
 def plot_class_means(
     path: Path, beats: np.ndarray, labels: np.ndarray, names: Sequence[str],
-    profiles: dict[int, np.ndarray],
+    profiles: dict[int, np.ndarray], method: str,
 ) -> None:
-    """Per class: the mean beat ± one standard deviation, and the mean |attribution| of the
-    explained test beats of that class (right axis)."""
+    """Per class: the mean beat ± one standard deviation, and the mean |attribution| (by
+    ``method``) of the explained test beats of that class (right axis)."""
     figure, axes = plt.subplots(1, len(names), figsize=(3.4 * len(names), 2.8), squeeze=False)
     t = np.arange(SAMPLES)
     for label, (axis, name) in enumerate(zip(axes.flat, names, strict=True)):
@@ -76,8 +76,8 @@ def plot_class_means(
             twin.set_ylim(bottom=0)
             twin.tick_params(labelsize=6, colors="tab:red")
         axis.tick_params(labelsize=6)
-    figure.suptitle("Class-mean training beats ± 1 sd (black) and mean |integrated gradients| "
-                    "of test beats (red)", fontsize=9)
+    figure.suptitle("Class-mean training beats ± 1 sd (black) and mean |attribution| of test "
+                    f"beats (red)\n{method}", fontsize=9)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

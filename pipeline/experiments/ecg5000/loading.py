@@ -9,7 +9,7 @@ import keras
 from pipeline.experiments.ecg5000.labels import class_names, training_class_names
 from pipeline.experiments.ecg5000.logits import ensemble_logits, normal_vs_abnormal
 from pipeline.experiments.ecg5000.params import PreprocessParams
-from pipeline.experiments.ecg5000.rocket import RandomConvolutionFeatures
+from pipeline.experiments.ecg5000.rocket import is_random_kernel_model
 from pipeline.ml.predict import load_trained_model
 
 
@@ -20,7 +20,7 @@ def load_task_model(folder: Path, p: PreprocessParams) -> keras.Model:
     classes)], whose softmax is exactly [p(normal), 1 - p(normal)]. (Importing this module
     registers both models' custom layers and losses, which loading needs.)"""
     model = load_trained_model(folder)
-    if any(isinstance(layer, RandomConvolutionFeatures) for layer in model.layers):
+    if is_random_kernel_model(model):
         return model
     trained_on = training_class_names(p)
     model = ensemble_logits(model, len(trained_on))

@@ -66,11 +66,20 @@ class EvaluateParams(StrictModel):
 class ExplainParams(StrictModel):
     beats_per_group: int = Field(ge=1, le=20, description="typical / misclassified, per class")
     beats_for_class_profile: int = Field(ge=1, description="test beats per class averaged")
-    integrated_gradients_steps: int = Field(ge=4, le=256)
+    integrated_gradients_steps: int = Field(ge=4, le=256, description="recurrent networks")
+    shapley_segment: int = Field(
+        ge=1, le=140, description="ROCKET: samples per time segment, the players of its "
+        "Shapley values (integrated gradients cannot see its step-function feature)")
+    shapley_permutations: int = Field(
+        ge=1, description="ROCKET: random segment orders per beat, each also taken reversed")
 
 
 class RandomKernelParams(StrictModel):
     kernels: int = Field(ge=1, description="random convolutions (ROCKET's default)")
+    features: list[Literal["max", "max_ppv"]] = Field(
+        min_length=1, description="feature sets tried: the maximum of each response, or also "
+        "its proportion of positive values; the lower leave-one-out error on the training "
+        "split is kept")
     ridge_alphas: list[float] = Field(
         min_length=1,
         description="ridge strengths, the best chosen by leave-one-out on the training beats",

@@ -3,19 +3,19 @@ model (Dempster, Petitjean and Webb 2020, "ROCKET: exceptionally fast and accura
 classification using random convolutional kernels").
 
 Many fixed random kernels, each with its own length, dilation and padding, turn a series
-into one feature per kernel: the maximum of its response over time. The kernels are never
-trained; the classifier on top of them is. ROCKET also takes each response's proportion of
-positive values; that feature is a step function of the input, so integrated gradients (the
-explain stage) could not account for it, and here the maximum alone scored as well (ridge on
-ECG5000: 98.7% binary, 94.8% five-class with the maximum; 98.9% / 94.7% with both). Without
-that feature ROCKET's random biases only shift each maximum by a constant, so they are left out.
+into features per kernel: the maximum of its response over time and, with ``max_ppv``,
+ROCKET's proportion of positive values of the response plus a random bias. The second is a
+step function of the input, which integrated gradients cannot account for; the explain stage
+explains these models with Shapley values instead. The maximum ignores the bias (it would only
+shift the feature by a constant), so the two feature sets share their kernels and maxima.
+The kernels are never trained; the classifier on top of them is.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import keras
 import numpy as np
@@ -24,6 +24,8 @@ from sklearn.preprocessing import StandardScaler
 
 KERNEL_LENGTHS = (7, 9, 11)
 FEATURE_BATCH = 256  # series per convolution call: bounds the memory of the responses
+Features = Literal["max", "max_ppv"]
+FEATURE_SETS: tuple[Features, ...] = ("max", "max_ppv")
 
 
 def random_kernels(count: int, series_length: int, seed: int) -> list[tuple[int, bool, np.ndarray]]:
@@ -48,17 +50,25 @@ def random_kernels(count: int, series_length: int, seed: int) -> list[tuple[int,
 
 @keras.saving.register_keras_serializable(package="pipeline")
 class RandomConvolutionFeatures(keras.layers.Layer):
-    """(batch, time, 1) → (batch, kernels): the maximum response of each fixed random kernel.
+    """(batch, time, 1) → (batch, kernels) maxima, or with ``features="max_ppv"`` (batch,
+    2 * kernels): the maxima, then the proportions of positive values of each response plus
+    its kernel's bias, uniform(-1, 1) as in ROCKET.
 
     The kernels follow from ``(kernels, seed)`` and the series length, so they are not stored
-    as weights: the saved model rebuilds the same ones.
+    as weights: the saved model rebuilds the same ones. The biases come from a stream of their
+    own, so a seed gives the same kernels and maxima with either feature set.
     """
 
-    def __init__(self, kernels: int, seed: int, **kwargs: Any) -> None:
+    def __init__(self, kernels: int, seed: int, features: Features = "max",
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if features not in FEATURE_SETS:
+            raise ValueError(f"features: one of {FEATURE_SETS}, got {features!r}")
         self.kernels = kernels
         self.seed = seed
+        self.features = features
         self._groups: list[tuple[int, bool, np.ndarray]] = []
+        self._biases: list[np.ndarray] = []
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
         if input_shape[-1] != 1 or input_shape[1] is None:
@@ -66,22 +76,35 @@ class RandomConvolutionFeatures(keras.layers.Layer):
                 f"{self.name}: expects (batch, time, 1) with a known length, got {input_shape}"
             )
         self._groups = random_kernels(self.kernels, int(input_shape[1]), self.seed)
+        biases = np.random.default_rng([self.seed, 1]).uniform(-1, 1, self.kernels)
+        sizes = [weights.shape[2] for _, _, weights in self._groups]
+        self._biases = np.split(biases.astype("float32"), np.cumsum(sizes)[:-1])
 
     def call(self, inputs: Any) -> Any:
-        features = []
-        for dilation, padded, weights in self._groups:
+        maxima, proportions = [], []
+        for (dilation, padded, weights), biases in zip(self._groups, self._biases, strict=True):
             response = keras.ops.conv(
                 inputs, keras.ops.convert_to_tensor(weights, dtype=inputs.dtype),
                 padding="same" if padded else "valid", dilation_rate=dilation,
             )
-            features.append(keras.ops.max(response, axis=1))
-        return keras.ops.concatenate(features, axis=-1)
+            maxima.append(keras.ops.max(response, axis=1))
+            if self.features == "max_ppv":
+                bias = keras.ops.convert_to_tensor(biases, dtype=inputs.dtype)
+                positive = keras.ops.greater(response + bias, 0)
+                proportions.append(keras.ops.mean(keras.ops.cast(positive, inputs.dtype), axis=1))
+        return keras.ops.concatenate(maxima + proportions, axis=-1)
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, int]:
-        return (input_shape[0], self.kernels)
+        return (input_shape[0], self.kernels * (2 if self.features == "max_ppv" else 1))
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "kernels": self.kernels, "seed": self.seed}
+        return {**super().get_config(), "kernels": self.kernels, "seed": self.seed,
+                "features": self.features}
+
+
+def is_random_kernel_model(model: keras.Model) -> bool:
+    """Whether ``model`` is ROCKET's (which loading and explaining treat apart)."""
+    return any(isinstance(layer, RandomConvolutionFeatures) for layer in model.layers)
 
 
 @dataclass(frozen=True)
@@ -94,25 +117,27 @@ class RidgeFit:
 
 def fit_random_kernel_classifier(
     x: np.ndarray, labels: np.ndarray, classes: int, *, kernels: int, seed: int,
-    alphas: list[float], name: str = "random_kernel_classifier",
+    alphas: list[float], features: Features = "max", name: str = "random_kernel_classifier",
 ) -> RidgeFit:
-    """ROCKET's classifier as one Keras model: the random-kernel features of ``x`` (batch,
-    time, 1), standardised with their statistics on ``x``, then a linear layer holding a ridge
-    regression of the ±1 class indicators (ROCKET's ``RidgeClassifierCV``: scikit-learn's
-    solver, its strength chosen from ``alphas`` by efficient leave-one-out on ``x``).
+    """ROCKET's classifier as one Keras model: the random-kernel features (``features``) of
+    ``x`` (batch, time, 1), standardised with their statistics on ``x``, then a linear layer
+    holding a ridge regression of the ±1 class indicators (ROCKET's ``RidgeClassifierCV``:
+    scikit-learn's solver, its strength chosen from ``alphas`` by efficient leave-one-out on
+    ``x``).
 
     The model answers with the ridge scores as logits: their argmax is the ridge classifier's
     prediction and their order ranks samples for ROC curves, but their softmax is not a
     calibrated probability.
     """
-    bank = RandomConvolutionFeatures(kernels, seed=seed, name="random_kernels")
-    features = np.concatenate([
+    bank = RandomConvolutionFeatures(kernels, seed=seed, features=features,
+                                     name="random_kernels")
+    table = np.concatenate([
         keras.ops.convert_to_numpy(bank(x[start:start + FEATURE_BATCH]))
         for start in range(0, len(x), FEATURE_BATCH)
     ]).astype("float64")
-    scaler = StandardScaler().fit(features)
+    scaler = StandardScaler().fit(table)
     targets = np.where(np.eye(classes)[labels] > 0, 1.0, -1.0)
-    standardised_features = scaler.transform(features)
+    standardised_features = scaler.transform(table)
     ridge = RidgeCV(alphas=alphas).fit(standardised_features, targets)
     inputs = keras.Input(x.shape[1:], name="series")
     standardised = keras.layers.Normalization(

@@ -56,17 +56,18 @@ def train_recurrent(ctx: StageContext) -> StageResult:
 
 
 def train_random_kernels(ctx: StageContext, chosen: dict[str, Any]) -> StageResult:
-    """ROCKET refitted on every labelled training beat (training and validation splits:
-    there is no early stopping to hold data back for), its ridge strength chosen again
-    by leave-one-out on them. Its "history" is the one closed-form fit: the squared error
-    on the fitted beats (``loss``) and leave-one-out (``val_loss``). It is registered on
-    the tune stage's validation accuracy, the one figure it has on held-out beats."""
+    """ROCKET, with the feature set the tune stage chose, refitted on every labelled training
+    beat (training and validation splits: there is no early stopping to hold data back for),
+    its ridge strength chosen again by leave-one-out on them. Its "history" is the one
+    closed-form fit: the squared error on the fitted beats (``loss``) and leave-one-out
+    (``val_loss``). It is registered on the tune stage's validation accuracy, the one figure
+    it has on held-out beats."""
     p = ctx.params.preprocess
     x, y = task_labelled(ctx.paths.processed, ["train", "validation"], p)
     started = time.perf_counter()
     fit = fit_random_kernel_classifier(
         x, y, len(class_names(p)), kernels=chosen["kernels"], seed=ctx.seed,
-        alphas=chosen["ridge_alphas"], name=RANDOM_KERNEL_MODEL)
+        alphas=chosen["ridge_alphas"], features=chosen["features"], name=RANDOM_KERNEL_MODEL)
     save_trained_model(fit.model, ctx.out)
     save_history(history_frame({"loss": [fit.squared_error],
                                 "val_loss": [fit.loo_squared_error]}), ctx)
@@ -75,8 +76,8 @@ def train_random_kernels(ctx: StageContext, chosen: dict[str, Any]) -> StageResu
                    synthetic=ctx.synthetic)
     return StageResult(
         {"loo_squared_error": fit.loo_squared_error},
-        {"model": "random_kernels", "ridge_alpha": fit.alpha, "trained_on_beats": len(y),
-         "parameters": int(fit.model.count_params())},
+        {"model": "random_kernels", "features": chosen["features"], "ridge_alpha": fit.alpha,
+         "trained_on_beats": len(y), "parameters": int(fit.model.count_params())},
         {"fit_seconds": round(time.perf_counter() - started, 1)},
     )
 
