@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from keras import layers
 
-from pipeline.ml.attribution import grad_cam, integrated_gradients, saliency, segment_shapley
+from pipeline.ml.attribution import grad_cam, integrated_gradients, saliency
+from pipeline.ml.shapley import segment_shapley
 
 PATCH = (slice(4, 10), slice(16, 22))  # rows, columns of the class-deciding patch
 

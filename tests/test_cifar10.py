@@ -20,11 +20,12 @@ from pipeline.core.paths import STAGES, ExperimentPaths
 from pipeline.experiments.cifar10.backbone import BACKBONES, LAST_CONV, full_classifier
 from pipeline.experiments.cifar10.cam import cam_applies, class_activation_maps
 from pipeline.experiments.cifar10.data import PHOTOS, copy_photos, read_photos
+from pipeline.experiments.cifar10.evaluate import predict_flip_averaged
 from pipeline.experiments.cifar10.model import CAM_FEATURES, build_classifier
 from pipeline.experiments.cifar10.params import Params
 from pipeline.experiments.cifar10.weights import fetch_weights
 from pipeline.ml import attribution
-from pipeline.ml.predict import predict_flip_averaged, predict_probabilities
+from pipeline.ml.predict import predict_probabilities
 from pipeline.ml.search_space import fixed_hyperparameters
 
 REPO = Path(__file__).resolve().parents[1]

@@ -72,11 +72,3 @@ def predict_probabilities(model: keras.Model, x: Any, batch_size: int = 512) -> 
     """Class probabilities: the softmax of the model's logits."""
     logits = model.predict(x, batch_size=batch_size, verbose=0)
     return keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1))
-
-
-def predict_flip_averaged(model: keras.Model, images: np.ndarray, batch_size: int = 512
-                          ) -> np.ndarray:
-    """Class probabilities averaged over each image (N, H, W, C) and its left-right mirror:
-    the usual test-time augmentation of a model trained with horizontal flips."""
-    return (predict_probabilities(model, images, batch_size)
-            + predict_probabilities(model, images[:, :, ::-1], batch_size)) / 2

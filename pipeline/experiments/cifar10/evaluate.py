@@ -17,7 +17,7 @@ from pipeline.experiments.cifar10.data import model_inputs
 from pipeline.experiments.cifar10.params import EXPERIMENT
 from pipeline.ml import plots
 from pipeline.ml.evaluation import evaluate_classifier
-from pipeline.ml.predict import load_trained_model, predict_flip_averaged, predict_probabilities
+from pipeline.ml.predict import load_trained_model, predict_probabilities
 from pipeline.ml.split_files import load_split
 
 Predict = Callable[[keras.Model, np.ndarray], np.ndarray]
@@ -44,6 +44,13 @@ def evaluate(ctx: StageContext) -> StageResult:
         suptitle=f"The {len(shown)} most confident mistakes of {len(wrong)} (true→predicted, p)",
     )
     return result
+
+
+def predict_flip_averaged(model: keras.Model, images: np.ndarray) -> np.ndarray:
+    """Class probabilities averaged over each image (N, H, W, C) and its left-right mirror:
+    the usual test-time augmentation of a network trained with horizontal flips."""
+    return (predict_probabilities(model, images)
+            + predict_probabilities(model, images[:, :, ::-1])) / 2
 
 
 def prediction_rule(ctx: StageContext, model: keras.Model) -> tuple[Predict, Metrics]:

@@ -22,6 +22,7 @@ from pipeline.experiments.ecg5000.params import EXPERIMENT, ExplainParams
 from pipeline.experiments.ecg5000.rocket import is_random_kernel_model
 from pipeline.ml import attribution
 from pipeline.ml.predict import predict_probabilities
+from pipeline.ml.shapley import segment_shapley
 from pipeline.ml.split_files import load_split
 
 
@@ -92,7 +93,7 @@ def attributions(model: keras.Model, x: np.ndarray, classes: np.ndarray, e: Expl
     if not len(x):
         return np.zeros_like(x), method
     if shapley:
-        return attribution.segment_shapley(
+        return segment_shapley(
             model, x, classes, segment=e.shapley_segment, permutations=e.shapley_permutations,
             rng=rng), method
     return attribution.integrated_gradients(
