@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 import yaml
 from dvc_project import init_project, ran_stages, run, stage_metrics, tiny_params
@@ -29,6 +30,8 @@ def test_repro_runs_every_stage_and_marks_results_synthetic(project: Path) -> No
         assert (project / "data/explain/mnist" / name).stat().st_size > 1000
     assert (project / "metrics/mnist/evaluate_predictions.csv").exists()
     assert json.loads((project / "data/tune/mnist/best_hyperparameters.json").read_text())
+    rates = pd.read_csv(project / "metrics/mnist/train_history.csv")["learning_rate"]
+    assert rates.is_monotonic_decreasing and rates.iloc[-1] == pytest.approx(0.0, abs=1e-9)
 
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
     runs = mlflow.search_runs(experiment_names=["pipeline"], output_format="list")

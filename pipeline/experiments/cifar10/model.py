@@ -13,6 +13,7 @@ from keras import layers
 from pipeline.core.errors import ParamsError
 from pipeline.datasets.cifar10 import CLASSES
 from pipeline.experiments.cifar10.params import AugmentationParams, ModelParams
+from pipeline.ml.schedules import scheduled_learning_rate
 from pipeline.ml.search_space import hyperparameter
 
 IMAGE_SHAPE = (32, 32, 3)
@@ -87,8 +88,7 @@ def compile_classifier(model: keras.Model, learning_rate: float, weight_decay: f
     """Adam (the report's), or AdamW when ``weight_decay`` is set; a loss on the logits. With
     ``decay_steps`` the rate follows a cosine from ``learning_rate`` to zero over that many
     steps."""
-    if decay_steps is not None:
-        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
+    learning_rate = scheduled_learning_rate(learning_rate, decay_steps)
     optimizer = (keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay)
                  if weight_decay else keras.optimizers.Adam(learning_rate))
     model.compile(

@@ -8,7 +8,8 @@ from pydantic import Field, model_validator
 
 from pipeline.core.context import Experiment
 from pipeline.core.params import StrictModel
-from pipeline.ml.params import TrainParams, TunerParams
+from pipeline.ml.params import TunerParams
+from pipeline.ml.schedules import ScheduledTrainParams
 
 
 class DownloadParams(StrictModel):
@@ -58,21 +59,8 @@ class AugmentationParams(StrictModel):
     translation: float = Field(ge=0, le=0.5, description="fraction of the image size")
 
 
-class Cifar10TrainParams(TrainParams):
+class Cifar10TrainParams(ScheduledTrainParams):
     augmentation: AugmentationParams | None
-    learning_rate_schedule: Literal["plateau", "cosine"] = Field(
-        description="plateau: divide by 1/reduce_lr_factor when the monitor stalls; cosine: "
-        "from the searched rate to zero over the epochs, per step (the plateau rule is then "
-        "disabled: reduce_lr_patience must be at least epochs)")
-
-    @model_validator(mode="after")
-    def _check_schedule(self) -> Cifar10TrainParams:
-        if self.learning_rate_schedule == "cosine" and self.reduce_lr_patience < self.epochs:
-            raise ValueError(
-                f"learning_rate_schedule cosine sets the rate at every step, so the plateau "
-                f"decay must never fire: reduce_lr_patience ({self.reduce_lr_patience}) must "
-                f"be at least epochs ({self.epochs})")
-        return self
 
 
 class EvaluateParams(StrictModel):

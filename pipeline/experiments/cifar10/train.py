@@ -4,8 +4,6 @@ learning-rate decay."""
 
 from __future__ import annotations
 
-import math
-
 import keras
 import keras_tuner as kt
 
@@ -14,6 +12,7 @@ from pipeline.core.runner import main
 from pipeline.experiments.cifar10.data import model_inputs
 from pipeline.experiments.cifar10.model import build_classifier
 from pipeline.experiments.cifar10.params import EXPERIMENT
+from pipeline.ml.schedules import cosine_decay_steps
 from pipeline.ml.training import train_classifier
 
 
@@ -22,9 +21,7 @@ def train(ctx: StageContext) -> StageResult:
     x, y = model_inputs(ctx, "train")
 
     def build(hp: kt.HyperParameters) -> keras.Model:
-        batch_size = hp.values.get("batch_size", params.batch_size)
-        decay_steps = (params.epochs * math.ceil(len(x) / batch_size)
-                       if params.learning_rate_schedule == "cosine" else None)
+        decay_steps = cosine_decay_steps(params, len(x), hp.values)
         return build_classifier(hp, ctx.params.tune.search_space, ctx.params.model,
                                 params.augmentation, input_shape=x.shape[1:],
                                 decay_steps=decay_steps)

@@ -10,13 +10,18 @@ from keras import layers
 
 from pipeline.experiments.mnist.data import CLASSES, IMAGE_SIZE
 from pipeline.experiments.mnist.params import AugmentationParams
+from pipeline.ml.schedules import scheduled_learning_rate
 from pipeline.ml.search_space import hyperparameter
 
 
 def build_cnn(
-    hp: kt.HyperParameters, space: dict[str, Any], augmentation: AugmentationParams | None
+    hp: kt.HyperParameters,
+    space: dict[str, Any],
+    augmentation: AugmentationParams | None,
+    decay_steps: int | None = None,
 ) -> keras.Model:
-    """Conv blocks → dense layers → logits, every size read from the search space.
+    """Conv blocks → dense layers → logits, every size read from the search space; Adam at
+    the searched rate, cosine-decayed to zero over ``decay_steps`` steps when given.
 
     Each block is ``convs_per_block`` same-padded convolutions (optionally batch-normalised)
     and a 2x2 max-pool while the feature map is at least 2x2, so every depth in the space
@@ -72,7 +77,8 @@ def build_cnn(
     logits = layers.Dense(len(CLASSES), name="logits")(x)
     model = keras.Model(inputs, logits, name="mnist_cnn")
     model.compile(
-        optimizer=keras.optimizers.Adam(hyperparameter(hp, "learning_rate", space)),
+        optimizer=keras.optimizers.Adam(
+            scheduled_learning_rate(hyperparameter(hp, "learning_rate", space), decay_steps)),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )

@@ -6,7 +6,8 @@ from pydantic import Field
 
 from pipeline.core.context import Experiment
 from pipeline.core.params import StrictModel
-from pipeline.ml.params import TrainParams, TunerParams
+from pipeline.ml.params import TunerParams
+from pipeline.ml.schedules import ScheduledTrainParams
 
 
 class DownloadParams(StrictModel):
@@ -27,7 +28,7 @@ class AugmentationParams(StrictModel):
     zoom: float = Field(ge=0, le=0.5)
 
 
-class MnistTrainParams(TrainParams):
+class MnistTrainParams(ScheduledTrainParams):
     augmentation: AugmentationParams | None
 
 

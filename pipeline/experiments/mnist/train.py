@@ -1,5 +1,5 @@
 """train@mnist: the best CNN of the search trained from scratch, with augmentation, early
-stopping and learning-rate decay on the validation split."""
+stopping on the validation split and a cosine (or plateau) learning-rate decay."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pipeline.core.context import StageContext, StageResult
 from pipeline.core.runner import main
 from pipeline.experiments.mnist.model import build_cnn
 from pipeline.experiments.mnist.params import EXPERIMENT
+from pipeline.ml.schedules import cosine_decay_steps
 from pipeline.ml.split_files import load_split
 from pipeline.ml.training import train_classifier
 
@@ -16,7 +17,8 @@ def train(ctx: StageContext) -> StageResult:
     x_train, y_train = load_split(ctx.paths.processed, "train")
     return train_classifier(
         ctx,
-        lambda hp: build_cnn(hp, ctx.params.tune.search_space, params.augmentation),
+        lambda hp: build_cnn(hp, ctx.params.tune.search_space, params.augmentation,
+                             cosine_decay_steps(params, len(x_train), hp.values)),
         params,
         (x_train, y_train),
         load_split(ctx.paths.processed, "validation"),
