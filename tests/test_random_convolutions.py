@@ -96,7 +96,28 @@ def test_the_proportion_of_positive_values_is_rocket_s() -> None:
     assert np.mean(np.abs(proportions - expected) > 1e-6) < 0.002
 
 
-@pytest.mark.parametrize("features", ["max", "max_ppv"])
+def test_half_of_the_kernels_read_the_first_difference() -> None:
+    """``max_ppv_diff``: the first half are ``max_ppv``'s kernels on the series, the second
+    half kernels of their own on its first difference; maxima first, then proportions."""
+    x = np.random.default_rng(3).normal(size=(4, 140)).astype("float32")
+    layer = RandomConvolutionFeatures(300, seed=1, features="max_ppv_diff")
+    features = keras.ops.convert_to_numpy(layer(x[..., None]))
+    assert features.shape == layer.compute_output_shape((4, 140, 1)) == (4, 600)
+    on_series = keras.ops.convert_to_numpy(
+        RandomConvolutionFeatures(150, seed=1, features="max_ppv")(x[..., None]))
+    np.testing.assert_array_equal(features[:, :150], on_series[:, :150])
+    np.testing.assert_array_equal(features[:, 300:450], on_series[:, 150:])
+    difference = np.diff(x.astype("float64"), axis=1)
+    expected = numpy_maxima(difference, random_kernels(150, 139, seed=[1, 2]))
+    np.testing.assert_allclose(features[:, 150:300], expected, rtol=1e-4, atol=1e-4)
+    biases = np.random.default_rng([1, 3]).uniform(-1, 1, 150).astype("float32")
+    responses = numpy_responses(difference, random_kernels(150, 139, seed=[1, 2]))
+    proportions = np.array([[np.mean(r + bias > 0) for r in kernel]
+                            for kernel, bias in zip(responses, biases, strict=True)]).T
+    assert np.mean(np.abs(features[:, 450:] - proportions) > 1e-6) < 0.002
+
+
+@pytest.mark.parametrize("features", ["max", "max_ppv", "max_ppv_diff"])
 def test_a_saved_model_rebuilds_the_same_kernels(tmp_path: Path, features: str) -> None:
     inputs = keras.Input((140, 1))
     model = keras.Model(inputs, keras.layers.Dense(2)(RandomConvolutionFeatures(

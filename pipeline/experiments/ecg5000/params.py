@@ -76,10 +76,10 @@ class ExplainParams(StrictModel):
 
 class RandomKernelParams(StrictModel):
     kernels: int = Field(ge=1, description="random convolutions (ROCKET's default)")
-    features: list[Literal["max", "max_ppv"]] = Field(
+    features: list[Literal["max", "max_ppv", "max_ppv_diff"]] = Field(
         min_length=1, description="feature sets tried: the maximum of each response, or also "
-        "its proportion of positive values; the lower leave-one-out error on the training "
-        "split is kept")
+        "its proportion of positive values, or both with half of the kernels on the first "
+        "difference; the lowest leave-one-out error on the training split is kept")
     ridge_alphas: list[float] = Field(
         min_length=1,
         description="ridge strengths, the best chosen by leave-one-out on the training beats",

@@ -8,6 +8,8 @@ ROCKET's proportion of positive values of the response plus a random bias. The s
 step function of the input, which integrated gradients cannot account for; the explain stage
 explains these models with Shapley values instead. The maximum ignores the bias (it would only
 shift the feature by a constant), so the two feature sets share their kernels and maxima.
+``max_ppv_diff`` gives half of the kernels the series' first difference instead, as
+MultiRocket does (Tan et al. 2022): slopes rather than levels.
 The kernels are never trained; the classifier on top of them is.
 """
 
@@ -24,11 +26,12 @@ from sklearn.preprocessing import StandardScaler
 
 KERNEL_LENGTHS = (7, 9, 11)
 FEATURE_BATCH = 256  # series per convolution call: bounds the memory of the responses
-Features = Literal["max", "max_ppv"]
-FEATURE_SETS: tuple[Features, ...] = ("max", "max_ppv")
+Features = Literal["max", "max_ppv", "max_ppv_diff"]
+FEATURE_SETS: tuple[Features, ...] = ("max", "max_ppv", "max_ppv_diff")
+Kernels = list[tuple[int, bool, np.ndarray]]
 
 
-def random_kernels(count: int, series_length: int, seed: int) -> list[tuple[int, bool, np.ndarray]]:
+def random_kernels(count: int, series_length: int, seed: int | list[int]) -> Kernels:
     """ROCKET's kernel draw, grouped for convolution: a list of (dilation, padded, weights of
     shape (length, 1, kernels)). Per kernel: length 7, 9 or 11; weights normal and centred;
     dilation 2^u, u uniform up to what the series length allows; zero padding on half of them
@@ -52,11 +55,14 @@ def random_kernels(count: int, series_length: int, seed: int) -> list[tuple[int,
 class RandomConvolutionFeatures(keras.layers.Layer):
     """(batch, time, 1) → (batch, kernels) maxima, or with ``features="max_ppv"`` (batch,
     2 * kernels): the maxima, then the proportions of positive values of each response plus
-    its kernel's bias, uniform(-1, 1) as in ROCKET.
+    its kernel's bias, uniform(-1, 1) as in ROCKET. ``max_ppv_diff``: the same with the last
+    ``kernels // 2`` kernels on the first difference of the series (maxima: series kernels,
+    then difference kernels; proportions likewise).
 
     The kernels follow from ``(kernels, seed)`` and the series length, so they are not stored
     as weights: the saved model rebuilds the same ones. The biases come from a stream of their
-    own, so a seed gives the same kernels and maxima with either feature set.
+    own, so a seed gives the same kernels and maxima with ``max`` and ``max_ppv``; the kernels
+    on the difference come from a third stream.
     """
 
     def __init__(self, kernels: int, seed: int, features: Features = "max",
@@ -67,35 +73,44 @@ class RandomConvolutionFeatures(keras.layers.Layer):
         self.kernels = kernels
         self.seed = seed
         self.features = features
-        self._groups: list[tuple[int, bool, np.ndarray]] = []
-        self._biases: list[np.ndarray] = []
+        self._banks: list[tuple[bool, Kernels, list[np.ndarray]]] = []  # (on_difference, ..)
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
         if input_shape[-1] != 1 or input_shape[1] is None:
             raise ValueError(
                 f"{self.name}: expects (batch, time, 1) with a known length, got {input_shape}"
             )
-        self._groups = random_kernels(self.kernels, int(input_shape[1]), self.seed)
-        biases = np.random.default_rng([self.seed, 1]).uniform(-1, 1, self.kernels)
-        sizes = [weights.shape[2] for _, _, weights in self._groups]
-        self._biases = np.split(biases.astype("float32"), np.cumsum(sizes)[:-1])
+        length = int(input_shape[1])
+        on_difference = self.kernels // 2 if self.features == "max_ppv_diff" else 0
+        self._banks = [self._bank(False, self.kernels - on_difference, length, [self.seed, 1])]
+        if on_difference:
+            self._banks.append(self._bank(True, on_difference, length - 1, [self.seed, 3]))
+
+    def _bank(self, on_difference: bool, count: int, length: int, bias_seed: list[int]
+              ) -> tuple[bool, Kernels, list[np.ndarray]]:
+        groups = random_kernels(count, length, [self.seed, 2] if on_difference else self.seed)
+        biases = np.random.default_rng(bias_seed).uniform(-1, 1, count).astype("float32")
+        sizes = [weights.shape[2] for _, _, weights in groups]
+        return on_difference, groups, np.split(biases, np.cumsum(sizes)[:-1])
 
     def call(self, inputs: Any) -> Any:
         maxima, proportions = [], []
-        for (dilation, padded, weights), biases in zip(self._groups, self._biases, strict=True):
-            response = keras.ops.conv(
-                inputs, keras.ops.convert_to_tensor(weights, dtype=inputs.dtype),
-                padding="same" if padded else "valid", dilation_rate=dilation,
-            )
-            maxima.append(keras.ops.max(response, axis=1))
-            if self.features == "max_ppv":
-                bias = keras.ops.convert_to_tensor(biases, dtype=inputs.dtype)
-                positive = keras.ops.greater(response + bias, 0)
-                proportions.append(keras.ops.mean(keras.ops.cast(positive, inputs.dtype), axis=1))
+        for on_difference, groups, bank_biases in self._banks:
+            series = inputs[:, 1:] - inputs[:, :-1] if on_difference else inputs
+            for (dilation, padded, weights), biases in zip(groups, bank_biases, strict=True):
+                response = keras.ops.conv(
+                    series, keras.ops.convert_to_tensor(weights, dtype=inputs.dtype),
+                    padding="same" if padded else "valid", dilation_rate=dilation,
+                )
+                maxima.append(keras.ops.max(response, axis=1))
+                if self.features != "max":
+                    bias = keras.ops.convert_to_tensor(biases, dtype=inputs.dtype)
+                    positive = keras.ops.cast(keras.ops.greater(response + bias, 0), inputs.dtype)
+                    proportions.append(keras.ops.mean(positive, axis=1))
         return keras.ops.concatenate(maxima + proportions, axis=-1)
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, int]:
-        return (input_shape[0], self.kernels * (2 if self.features == "max_ppv" else 1))
+        return (input_shape[0], self.kernels * (1 if self.features == "max" else 2))
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "kernels": self.kernels, "seed": self.seed,
