@@ -63,6 +63,6 @@ def test_mnist_default_trains_on_a_cosine_and_the_reports_on_the_plateau_rule(
 
 
 def test_mnist_cosine_with_a_plateau_rule_that_could_fire_is_refused(tmp_path) -> None:
-    with pytest.raises(ParamsError, match="mnist.*reduce_lr_patience"):
+    with pytest.raises(ParamsError, match=r"mnist.*reduce_lr_patience"):
         load_experiment_params(write_params(tmp_path, {"mnist.train.reduce_lr_patience": 3}),
                                "mnist", Params)
