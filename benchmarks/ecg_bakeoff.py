@@ -84,6 +84,7 @@ def main() -> None:
                         default=Path(__file__).resolve().parents[2] / "shared" / "datasets")
     parser.add_argument("--seed", type=int, default=0, help="the peers' random_state")
     args = parser.parse_args()
+    args.data = args.data.resolve()  # the pipeline's stages run in a scratch folder
     x_train, ucr_train = read_ucr(args.data / "ecg5000" / UCR_TRAIN)
     x_test, ucr_test = read_ucr(args.data / "ecg5000" / UCR_TEST)
     rows = []
